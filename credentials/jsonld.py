@@ -1,0 +1,166 @@
+"""JSON-LD processing over bundled contexts only.
+
+The document loader here is *frozen*: it serves the contexts shipped in ``contexts/`` under
+their canonical URLs and refuses everything else. A credential can therefore never make
+Tessera fetch a URL, and the bytes a signature covers cannot change because some remote
+context changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from pyld import jsonld
+
+from .errors import CanonicalizationError, UndefinedTermError, UnknownContextError
+
+VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+VC_V1_CONTEXT = "https://www.w3.org/2018/credentials/v1"
+OB_V3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+DATA_INTEGRITY_V2_CONTEXT = "https://w3id.org/security/data-integrity/v2"
+MULTIKEY_V1_CONTEXT = "https://w3id.org/security/multikey/v1"
+
+#: URL -> bundled file. The only documents the loader will ever return.
+BUNDLED_CONTEXTS: Mapping[str, str] = {
+    VC_V2_CONTEXT: "credentials-v2.jsonld",
+    VC_V1_CONTEXT: "credentials-v1.jsonld",
+    DATA_INTEGRITY_V2_CONTEXT: "data-integrity-v2.jsonld",
+    MULTIKEY_V1_CONTEXT: "multikey-v1.jsonld",
+    OB_V3_CONTEXT: "context-3.0.3.json",
+    "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.2.json": "context-3.0.2.json",
+    "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json": "context-3.0.1.json",
+    "https://purl.imsglobal.org/spec/ob/v3p0/context.json": "context-3.0.0.json",
+    "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json": "ob-v3p0-extensions.json",
+    "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json": "clr-context-2.0.1.json",
+}
+
+# VC 2.0 maps otherwise undefined terms into this vocabulary (its @vocab). Tessera treats
+# such a term as undefined: a signed claim whose meaning no context fixes is not accepted.
+_ISSUER_DEPENDENT_VOCAB = "https://www.w3.org/ns/credentials/issuer-dependent#"
+_PYLD_BASE = jsonld.DEFAULT_BASE_IRI
+
+
+@cache
+def _bundled_document(url: str) -> dict[str, Any]:
+    filename = BUNDLED_CONTEXTS[url]
+    text = resources.files(__package__).joinpath("contexts").joinpath(filename).read_text("utf-8")
+    return {
+        "contentType": "application/ld+json",
+        "contextUrl": None,
+        "documentUrl": url,
+        "document": json.loads(text),
+    }
+
+
+def frozen_document_loader(url: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the bundled context for ``url``.
+
+    Raises:
+        UnknownContextError: ``url`` is not bundled. Nothing is fetched, ever.
+    """
+    if url not in BUNDLED_CONTEXTS:
+        raise UnknownContextError(f"JSON-LD context {url!r} is not one Tessera knows")
+    return _bundled_document(url)
+
+
+def _find_unknown_context(cause: BaseException | None) -> UnknownContextError | None:
+    while cause is not None:
+        if isinstance(cause, UnknownContextError):
+            return cause
+        details = getattr(cause, "details", None)
+        if isinstance(details, dict) and isinstance(details.get("cause"), BaseException):
+            inner = _find_unknown_context(details["cause"])
+            if inner is not None:
+                return inner
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _relative_iris(node: Any) -> set[str]:
+    """Types and ids that expansion left relative: no context defined them.
+
+    pyld resolves a relative IRI against its placeholder base instead of dropping it as
+    other processors do, so a relative type or id would canonicalize differently elsewhere.
+    """
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= _relative_iris(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "@type":
+                values = value if isinstance(value, list) else [value]
+                found |= {
+                    v.removeprefix(_PYLD_BASE) for v in values
+                    if isinstance(v, str) and v.startswith(_PYLD_BASE)
+                }
+            elif key == "@id":
+                if isinstance(value, str) and value.startswith(_PYLD_BASE):
+                    found.add(value.removeprefix(_PYLD_BASE))
+            elif key != "@value":
+                found |= _relative_iris(value)
+    return found
+
+
+def _innermost(error: BaseException) -> str:
+    """The most specific message in a chain of pyld errors (pyld wraps each stage's error)."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return str(error.args[0]) if error.args else type(error).__name__
+
+
+def canonicalize(document: Mapping[str, Any]) -> str:
+    """Canonicalize ``document`` with RDFC-1.0 (URDNA2015) and return N-Quads.
+
+    The document is processed in "safe mode": a property or type that no context defines
+    is an error rather than being silently dropped or mapped to an issuer-dependent IRI.
+
+    Raises:
+        UnknownContextError: the document references a context that is not bundled.
+        UndefinedTermError: a term is not defined by any of the document's contexts.
+        CanonicalizationError: the document is not valid JSON-LD.
+    """
+    dropped: list[str | None] = []
+    processor = jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
+    try:
+        expanded = processor.expand(dict(document), {"documentLoader": frozen_document_loader})
+        if dropped:
+            raise UndefinedTermError(
+                "the credential uses a property that none of its contexts defines"
+                + (f" ({', '.join(sorted({d for d in dropped if d}))})" if any(dropped) else "")
+            )
+        relative = sorted(_relative_iris(expanded))
+        if relative:
+            raise UndefinedTermError(
+                "the credential uses types or ids that are neither defined by its contexts"
+                " nor absolute IRIs: " + ", ".join(relative)
+            )
+        nquads = processor.normalize(
+            expanded,
+            {
+                "algorithm": "URDNA2015",
+                "format": "application/n-quads",
+                "documentLoader": frozen_document_loader,
+            },
+        )
+    except jsonld.JsonLdError as e:
+        unknown = _find_unknown_context(e)
+        if unknown is not None:
+            raise UnknownContextError(str(unknown)) from e
+        raise CanonicalizationError(f"the credential is not valid JSON-LD: {_innermost(e)}") from e
+    if _ISSUER_DEPENDENT_VOCAB in nquads:
+        terms = sorted(
+            {
+                part.split(_ISSUER_DEPENDENT_VOCAB, 1)[1].split(">", 1)[0]
+                for part in nquads.splitlines()
+                if _ISSUER_DEPENDENT_VOCAB in part
+            }
+        )
+        raise UndefinedTermError(
+            f"the credential uses terms that none of its contexts defines: {', '.join(terms)}"
+        )
+    return nquads

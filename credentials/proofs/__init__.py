@@ -1,0 +1,1 @@
+"""Proof formats. One module per format behind the :class:`~.base.Signer` protocol."""

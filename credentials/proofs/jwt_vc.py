@@ -1,0 +1,266 @@
+"""VC-JWT in the Open Badges 3.0 profile (OB 3.0 §8.2), and the shapes verifiers meet.
+
+Signing produces the OB 3.0 profile exactly: the JOSE header holds ``alg``, ``kid`` (an
+absolute DID URL) and ``typ: "JWT"`` and nothing else; the payload is the credential plus
+``iss``, ``jti``, ``nbf``, ``sub`` (when the subject has an ``id``) and ``exp`` (when it has
+``validUntil``).
+
+Verification also accepts the W3C VC-JOSE-COSE shape (``typ: vc+jwt``, the payload is the
+credential) and the VCDM 1.1 shape (a ``vc`` claim). RFC 8725 practice throughout: the
+algorithm comes from the key record, never from the token; ``none`` and HMAC are never
+accepted; only an allow-listed set of header members is; keys named by ``jku``, ``x5u``,
+``x5c`` or an embedded ``jwk`` are never trusted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from jwt.utils import base64url_encode
+
+from ..dates import parse_datetime
+from ..errors import (
+    ClaimMismatchError,
+    CredentialError,
+    InvalidProofError,
+    KeyMismatchError,
+    MalformedCredentialError,
+    UnsupportedAlgorithmError,
+)
+from ..openbadges import issuer_id
+from .base import SUPPORTED_ALGORITHMS, Signer, VerificationKey
+
+#: Header members a token may carry; anything else is refused.
+ALLOWED_HEADER_MEMBERS = frozenset({"alg", "kid", "typ", "cty"})
+#: Header values naming where to fetch or how to process a key: refused with a clear reason.
+FORBIDDEN_HEADER_MEMBERS = frozenset({"jku", "x5u", "x5c", "x5t", "x5t#S256", "jwk", "crit"})
+ACCEPTED_TYPES = frozenset({"JWT", "vc+jwt", "vc+ld+json+jwt", "vc-ld+jwt"})
+REGISTERED_CLAIMS = ("iss", "jti", "nbf", "sub", "exp", "iat", "aud")
+MAX_TOKEN_LENGTH = 1_000_000
+
+KeyResolver = Callable[[str], VerificationKey]
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedJwt:
+    """A VC-JWT whose signature verified with ``key``.
+
+    ``credential`` is the credential the token carries, without the JWT registered claims.
+    ``shape`` is ``"ob3"`` (OB 3.0 profile), ``"vc-jose-cose"`` or ``"vcdm1.1"``.
+    """
+
+    credential: dict[str, Any]
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    key: VerificationKey
+    shape: str
+
+
+def _segment(data: Mapping[str, Any]) -> bytes:
+    return base64url_encode(
+        json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    )
+
+
+def _timestamp(value: str, field: str) -> int:
+    return int(parse_datetime(value, field).timestamp())
+
+
+def jwt_claims(credential: Mapping[str, Any]) -> dict[str, Any]:
+    """The registered claims the OB 3.0 profile derives from a credential (§8.2.4.1)."""
+    claims: dict[str, Any] = {
+        "iss": issuer_id(dict(credential)),
+        "jti": credential["id"],
+        "nbf": _timestamp(credential["validFrom"], "validFrom"),
+    }
+    subject = credential.get("credentialSubject")
+    if isinstance(subject, dict) and isinstance(subject.get("id"), str):
+        claims["sub"] = subject["id"]
+    if "validUntil" in credential:
+        claims["exp"] = _timestamp(credential["validUntil"], "validUntil")
+    return claims
+
+
+def encode_vc_jwt(credential: Mapping[str, Any], signer: Signer) -> str:
+    """Sign ``credential`` (without any embedded proof) as an OB 3.0 VC-JWT.
+
+    Deterministic for Ed25519 and RS256 keys: the same credential gives the same token.
+
+    Raises:
+        UnsupportedAlgorithmError: the signer's algorithm is not one Tessera supports.
+    """
+    if signer.algorithm not in SUPPORTED_ALGORITHMS:
+        raise UnsupportedAlgorithmError(f"algorithm {signer.algorithm!r} is not supported")
+    body = {k: v for k, v in credential.items() if k != "proof"}
+    payload = body | jwt_claims(body)
+    header = {"alg": signer.algorithm, "kid": signer.verification_method, "typ": "JWT"}
+    signing_input = _segment(header) + b"." + _segment(payload)
+    signature = base64url_encode(signer.sign(signing_input))
+    return (signing_input + b"." + signature).decode("ascii")
+
+
+def read_unverified_header(unverified_token: str) -> dict[str, Any]:
+    """Parse and police a token's JOSE header before any key is looked up.
+
+    Raises:
+        MalformedCredentialError: not a compact JWS.
+        InvalidProofError: a forbidden or unknown header member.
+        UnsupportedAlgorithmError: ``none``, HMAC or another unsupported ``alg``.
+    """
+    if not isinstance(unverified_token, str) or len(unverified_token) > MAX_TOKEN_LENGTH:
+        raise MalformedCredentialError("the JWT is missing or too long")
+    if unverified_token.count(".") != 2:
+        raise MalformedCredentialError("not a compact JWT: expected three dot-separated parts")
+    try:
+        unverified_header = jwt.get_unverified_header(unverified_token)
+    except jwt.PyJWTError as e:
+        raise MalformedCredentialError(f"the JWT header cannot be read: {e}") from e
+    forbidden = sorted(FORBIDDEN_HEADER_MEMBERS & unverified_header.keys())
+    if forbidden:
+        raise InvalidProofError(
+            f"JWT header member {', '.join(forbidden)} is not accepted: keys are only taken "
+            "from the issuer's published DID document"
+        )
+    unknown = sorted(unverified_header.keys() - ALLOWED_HEADER_MEMBERS)
+    if unknown:
+        raise InvalidProofError(f"unexpected JWT header member {', '.join(unknown)}")
+    alg = unverified_header.get("alg")
+    if alg not in SUPPORTED_ALGORITHMS:
+        raise UnsupportedAlgorithmError(
+            f"JWT algorithm {alg!r} is not accepted (accepted: {', '.join(SUPPORTED_ALGORITHMS)})"
+        )
+    if unverified_header.get("typ", "JWT") not in ACCEPTED_TYPES:
+        raise InvalidProofError(f"JWT type {unverified_header.get('typ')!r} is not a credential")
+    kid = unverified_header.get("kid")
+    if not isinstance(kid, str) or not kid or len(kid) > 2048:
+        raise InvalidProofError("the JWT header has no usable kid naming the signing key")
+    return unverified_header
+
+
+def read_unverified_claims(unverified_token: str) -> dict[str, Any]:
+    """The payload, unverified: only to find which issuer to ask for the key.
+
+    Raises:
+        MalformedCredentialError: the payload is not a JSON object.
+    """
+    try:
+        unverified_claims = jwt.decode(unverified_token, options={"verify_signature": False})
+    except jwt.PyJWTError as e:
+        raise MalformedCredentialError(f"the JWT payload cannot be read: {e}") from e
+    return unverified_claims
+
+
+def decode_vc_jwt(unverified_token: str, resolve_key: KeyResolver) -> DecodedJwt:
+    """Verify a VC-JWT and return the credential it carries.
+
+    ``resolve_key`` maps the ``kid`` DID URL to the key record; the algorithm is pinned to
+    the record's, whatever the token's header says. Dates are *not* checked here: the
+    verifier checks them against its own clock so it can say "expired" rather than
+    "invalid".
+
+    .. warning:: ``resolve_key`` must only return keys published by the issuer's own DID
+       document or JWKS; it is the trust decision.
+
+    Raises:
+        MalformedCredentialError, InvalidProofError and its subclasses
+        (``UnsupportedAlgorithmError``, ``KeyMismatchError``, ``ClaimMismatchError``),
+        and whatever ``resolve_key`` raises when it cannot resolve the key.
+    """
+    unverified_header = read_unverified_header(unverified_token)
+    kid = unverified_header["kid"]
+    if kid.startswith("#"):
+        # A relative kid is relative to the issuer's DID; the controller check below makes
+        # sure the key really belongs to that issuer.
+        kid = str(read_unverified_claims(unverified_token).get("iss", "")) + kid
+    key = resolve_key(kid)
+    if unverified_header["alg"] != key.algorithm:
+        raise UnsupportedAlgorithmError(
+            f"the token says {unverified_header['alg']} but key {key.id} signs with {key.algorithm}"
+        )
+    try:
+        claims = jwt.decode(
+            unverified_token,
+            key.public_key,
+            algorithms=[key.algorithm],  # pinned by the key record (RFC 8725 §3.1)
+            options={
+                "verify_signature": True,  # stated on purpose, although it is the default
+                "verify_exp": False,  # dates are the verifier's check, with its own clock
+                "verify_nbf": False,
+                "verify_iat": False,
+                "verify_aud": False,
+                "verify_iss": False,  # compared with the credential below
+            },
+        )
+    except jwt.InvalidSignatureError as e:
+        raise InvalidProofError("the JWT signature does not verify") from e
+    except jwt.InvalidAlgorithmError as e:
+        raise UnsupportedAlgorithmError(str(e)) from e
+    except jwt.DecodeError as e:
+        raise MalformedCredentialError(f"the JWT cannot be decoded: {e}") from e
+    except jwt.PyJWTError as e:
+        raise InvalidProofError(f"the JWT is not acceptable: {e}") from e
+
+    if "vc" in claims:
+        shape = "vcdm1.1"
+        credential = claims["vc"]
+        if not isinstance(credential, dict):
+            raise MalformedCredentialError("the JWT's vc claim is not an object")
+    else:
+        shape = "ob3" if unverified_header.get("typ", "JWT") == "JWT" else "vc-jose-cose"
+        if shape == "ob3":
+            missing = [c for c in ("iss", "jti", "nbf") if c not in claims]
+            if missing:
+                raise ClaimMismatchError(
+                    f"an Open Badges JWT must carry the {', '.join(missing)} claim(s)"
+                )
+        credential = {k: v for k, v in claims.items() if k not in REGISTERED_CLAIMS}
+    check_claims(claims, credential, shape)
+    if issuer_id(credential) != key.controller:
+        raise KeyMismatchError(
+            f"key {key.id} belongs to {key.controller}, not to the credential's issuer"
+        )
+    return DecodedJwt(
+        credential=credential, header=unverified_header, claims=claims, key=key, shape=shape
+    )
+
+
+def _date_claim(credential: Mapping[str, Any], *fields: str) -> int | None:
+    for field in fields:
+        if field in credential:
+            return _timestamp(credential[field], field)
+    return None
+
+
+def check_claims(claims: Mapping[str, Any], credential: Mapping[str, Any], shape: str) -> None:
+    """Check that the JWT's registered claims say what the credential says.
+
+    Raises:
+        ClaimMismatchError: a claim contradicts the credential.
+    """
+    if not isinstance(credential.get("id", ""), str):
+        raise MalformedCredentialError("the credential id must be a string")
+    issuer = issuer_id(dict(credential))
+    if "iss" in claims and claims["iss"] != issuer:
+        raise ClaimMismatchError("the JWT iss claim is not the credential's issuer")
+    if "jti" in claims and claims["jti"] != credential.get("id"):
+        raise ClaimMismatchError("the JWT jti claim is not the credential's id")
+    subject = credential.get("credentialSubject")
+    subject_id = subject.get("id") if isinstance(subject, dict) else None
+    if "sub" in claims and claims["sub"] != subject_id:
+        raise ClaimMismatchError("the JWT sub claim is not the credential subject's id")
+    try:
+        valid_from = _date_claim(credential, "validFrom", "issuanceDate")
+        valid_until = _date_claim(credential, "validUntil", "expirationDate")
+    except CredentialError as e:
+        raise MalformedCredentialError(str(e)) from e
+    if "nbf" in claims and claims["nbf"] != valid_from:
+        raise ClaimMismatchError("the JWT nbf claim is not the credential's validFrom")
+    if "exp" in claims and claims["exp"] != valid_until:
+        raise ClaimMismatchError("the JWT exp claim is not the credential's validUntil")
+    if shape == "ob3" and valid_until is not None and "exp" not in claims:
+        raise ClaimMismatchError("the credential has validUntil but the JWT has no exp claim")
+

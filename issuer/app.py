@@ -1,0 +1,31 @@
+"""The application factory of the combined issuing and verification service."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from . import config as configuration
+from . import db, problems, web
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then ``TESSERA_*`` variables, then ``config`` (tests).
+
+    Raises:
+        ConfigurationError: a required setting is missing or malformed (production).
+    """
+    instance = configuration.instance_path(config)
+    app = Flask("issuer", instance_path=str(instance), instance_relative_config=True)
+    app.config.from_mapping(configuration.defaults(instance))
+    app.config.from_prefixed_env("TESSERA")
+    if config:
+        app.config.from_mapping(config)
+    configuration.finalize(app.config)
+    app.json.sort_keys = False  # keep credentials in the order they were signed and shown
+    db.init_app(app)
+    problems.register_error_handlers(app)
+    app.register_blueprint(web.bp)
+    return app

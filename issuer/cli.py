@@ -1,0 +1,416 @@
+"""The ``tessera`` command: a thin click layer over the services (operators script against it)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
+from marshmallow import ValidationError
+
+from credentials import CredentialError
+from keys import KeyManagementError
+from schemas import (
+    AchievementCreateSchema,
+    IssueRequestSchema,
+    OrganisationCreateSchema,
+    VerificationResultSchema,
+)
+from verifier import DidKeyResolver, Outcome, Verdict, VerificationResult, verify_credential
+from verifier.resolvers import instance_resolver
+
+from . import demo, migrate, services
+from .app import create_app
+from .audit import verify_chain
+from .clock import utcnow
+from .db import db
+from .errors import ConfigurationError, IssuerError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _create_app() -> Flask:
+    try:
+        return create_app()
+    except ConfigurationError as e:
+        raise click.ClickException(f"configuration: {e}") from e
+
+
+def _friendly(func: F) -> F:
+    """Turn our errors into one readable line and a non-zero exit, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ValidationError as e:
+            raise click.UsageError(_validation_message(e.messages)) from e
+        except (IssuerError, CredentialError, KeyManagementError) as e:
+            raise click.ClickException(str(e)) from e
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _validation_message(messages: Any) -> str:
+    if isinstance(messages, dict):
+        return "; ".join(
+            f"--{str(field).replace('_', '-')}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+            for field, msgs in messages.items()
+        )
+    return str(messages)
+
+
+def _config() -> dict[str, Any]:
+    return current_app.config  # type: ignore[return-value]
+
+
+cli = FlaskGroup(
+    name="tessera",
+    create_app=_create_app,
+    add_default_commands=False,
+    load_dotenv=False,
+    help="Tessera: issue and verify Open Badges 3.0 micro-credentials.",
+)
+
+
+# -- instance ------------------------------------------------------------------------------
+
+
+@cli.command("init")
+@with_appcontext
+@_friendly
+def init_command() -> None:
+    """Create the instance folder, its secrets and the database. Safe to run again."""
+    config = _config()
+    click.echo(f"Instance folder: {config['INSTANCE']}")
+    engine = current_app.extensions["tessera.engine"]
+    click.echo(f"Database: {engine.url.render_as_string(hide_password=True)}")
+    click.echo("Applying migrations ...")
+    migrate.upgrade(engine)
+    services.ensure_instance_keys(db(), config["KEK_FERNET"], public_url=config["PUBLIC_URL"],
+                                  now=utcnow())
+    click.echo(f"Ready. Public URL: {config['PUBLIC_URL']}")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database migrations."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    migrate.upgrade(current_app.extensions["tessera.engine"])
+    click.echo("Database is up to date.")
+
+
+@cli.command("demo")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write the demo credentials (.json, .jwt) into this folder.")
+@with_appcontext
+@_friendly
+def demo_command(out: Path | None) -> None:
+    """Create a demo training centre with achievements and credentials (once)."""
+    config = _config()
+    result = demo.ensure_demo(db(), config["KEK_FERNET"], public_url=config["PUBLIC_URL"],
+                              now=utcnow())
+    click.echo(f"Demo training centre: {result.organisation.name} ({result.organisation.did})")
+    for issued in result.credentials:
+        record = issued.record
+        click.echo(f"  {record.recipient_name}: {record.achievement.name}\n    {issued.verify_url}")
+        if out:
+            _write_credential_files(out, record)
+    if out:
+        click.echo(f"Credential files written to {out}")
+
+
+# -- organisations, achievements, keys ------------------------------------------------------
+
+
+@cli.group("org")
+def org_group() -> None:
+    """Training centres."""
+
+
+@org_group.command("create")
+@click.option("--slug", required=True, help="Short name used in URLs and the DID, e.g. north-welding.")
+@click.option("--name", required=True, help="The centre's name as learners and employers see it.")
+@click.option("--did-method", type=click.Choice(["web", "key"]), default="web", show_default=True,
+              help="did:web (rotatable, hosted here) or did:key (self-contained, cannot rotate).")
+@click.option("--jwt-alg", type=click.Choice(["RS256", "EdDSA", "ES256"]), default=None,
+              help="Algorithm of the centre's VC-JWTs [default: RS256; EdDSA for did:key].")
+@click.option("--url", default=None, help="The centre's own web site.")
+@with_appcontext
+@_friendly
+def org_create(slug: str, name: str, did_method: str, jwt_alg: str | None, url: str | None) -> None:
+    """Create a training centre with its DID and signing keys."""
+    jwt_alg = jwt_alg or ("EdDSA" if did_method == "key" else "RS256")
+    data = OrganisationCreateSchema().load(
+        {"slug": slug, "name": name, "did_method": did_method, "jwt_algorithm": jwt_alg, "url": url}
+    )
+    config = _config()
+    organisation = services.create_organisation(
+        db(), config["KEK_FERNET"], public_url=config["PUBLIC_URL"], now=utcnow(), **data
+    )
+    click.echo(f"Created training centre {organisation.slug!r}: {organisation.did}")
+
+
+@org_group.command("list")
+@with_appcontext
+def org_list() -> None:
+    """List the training centres on this instance."""
+    for organisation in services.list_organisations(db()):
+        click.echo(f"{organisation.slug}\t{organisation.name}\t{organisation.did}")
+
+
+@cli.group("achievement")
+def achievement_group() -> None:
+    """Achievements: the job-task competencies a centre awards."""
+
+
+@achievement_group.command("create")
+@click.option("--org", "org_slug", required=True, help="The centre's slug.")
+@click.option("--name", required=True)
+@click.option("--description", required=True)
+@click.option("--criteria", required=True, help="What a learner did to earn it.")
+@click.option("--type", "achievement_type", default="Competency", show_default=True,
+              help="Open Badges achievement type, e.g. Competency, MicroCredential, ext:JobTask.")
+@click.option("--skill", "skills", multiple=True, metavar="ESCO_URI[=LABEL]",
+              help="An ESCO skill URI this achievement aligns to (repeatable).")
+@with_appcontext
+@_friendly
+def achievement_create(org_slug: str, **fields: Any) -> None:
+    """Define an achievement; prints its id."""
+    data = AchievementCreateSchema().load(fields | {"skills": list(fields["skills"])})
+    organisation = services.get_organisation(db(), org_slug)
+    achievement = services.create_achievement(db(), organisation=organisation, now=utcnow(), **data)
+    click.echo(achievement.public_id)
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """Signing keys."""
+
+
+@keys_group.command("rotate")
+@click.option("--org", "org_slug", required=True)
+@with_appcontext
+@_friendly
+def keys_rotate(org_slug: str) -> None:
+    """Make new signing keys; old keys stay published so old credentials still verify."""
+    organisation = services.get_organisation(db(), org_slug)
+    for key_id in services.rotate_keys(db(), _config()["KEK_FERNET"], organisation, now=utcnow()):
+        click.echo(f"New active key: {key_id}")
+
+
+@keys_group.command("export-jwks")
+@click.option("--org", "org_slug", required=True)
+@with_appcontext
+@_friendly
+def keys_export_jwks(org_slug: str) -> None:
+    """Print a centre's public keys as a JWK Set."""
+    organisation = services.get_organisation(db(), org_slug)
+    ring = services.key_ring(db(), _config()["KEK_FERNET"], organisation)
+    click.echo(json.dumps(ring.public_jwks(), indent=2))
+
+
+# -- issuing -------------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, content: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_credential_files(out: Path, record: Any) -> list[str]:
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / f"{record.public_id}.json"
+    jwt_path = out / f"{record.public_id}.jwt"
+    _atomic_write(json_path, json.dumps(json.loads(record.document), indent=2, ensure_ascii=False) + "\n")
+    _atomic_write(jwt_path, record.jwt + "\n")
+    return [str(json_path), str(jwt_path)]
+
+
+def _writable_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise click.BadParameter(f"{out} exists and is not a folder", param_hint="--out")
+    probe = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    if not os.access(probe, os.W_OK):
+        raise click.BadParameter(f"cannot write into {probe}", param_hint="--out")
+
+
+@cli.command("issue")
+@click.option("--org", "org_slug", required=True, help="The issuing centre's slug.")
+@click.option("--achievement", "achievement_id", required=True, help="The achievement's id.")
+@click.option("--name", required=True, help="The learner's name as it appears on the credential.")
+@click.option("--email", required=True, help="The learner's e-mail (only its salted hash is in the credential).")
+@click.option("--valid-until", default=None, help="Expiry, e.g. 2029-12-31T23:59:59Z.")
+@click.option("--did", "recipient_did", default=None, help="The learner's own DID, if they have one.")
+@click.option("--idempotency-key", default=None, help="Retrying with the same key issues nothing new.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder to write the .json and .jwt files into.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@with_appcontext
+@_friendly
+def issue_command(org_slug: str, achievement_id: str, out: Path, as_json: bool,
+                  idempotency_key: str | None, **fields: Any) -> None:
+    """Issue a credential to one learner and write it as .json and .jwt."""
+    data = IssueRequestSchema().load(fields)
+    _writable_dir(out)  # before issuing, so a bad --out changes nothing
+    config = _config()
+    organisation = services.get_organisation(db(), org_slug)
+    achievement = services.get_achievement(db(), organisation, achievement_id)
+    issued = services.issue_credential(
+        db(), config["KEK_FERNET"], organisation=organisation, achievement=achievement,
+        public_url=config["PUBLIC_URL"], now=utcnow(), idempotency_key=idempotency_key, **data,
+    )
+    files = _write_credential_files(out, issued.record)
+    if as_json:
+        click.echo(json.dumps({
+            "id": issued.record.credential_id,
+            "public_id": issued.record.public_id,
+            "verify_url": issued.verify_url,
+            "files": files,
+        }))
+        return
+    click.echo(f"Issued {achievement.name!r} to {issued.record.recipient_name}"
+               + ("" if issued.created else " (already issued with this idempotency key)"))
+    click.echo(f"  id:         {issued.record.credential_id}")
+    click.echo(f"  verify at:  {issued.verify_url}")
+    for f in files:
+        click.echo(f"  file:       {f}")
+
+
+# -- verifying -----------------------------------------------------------------------------
+
+_MARKS = {Outcome.PASSED: "ok  ", Outcome.FAILED: "FAIL", Outcome.COULD_NOT_CHECK: "??  "}
+
+
+def _read_input(path: str, limit: int) -> bytes:
+    stream = sys.stdin.buffer if path == "-" else None
+    try:
+        if stream is None:
+            with open(path, "rb") as f:  # noqa: PTH123
+                return f.read(limit + 1)
+        return stream.read(limit + 1)
+    except OSError as e:
+        raise click.FileError(path, hint=e.strerror) from e
+
+
+def _render(result: VerificationResult) -> str:
+    lines = [f"Verdict: {result.verdict.value.upper()}"]
+    credential = result.credential or {}
+    subject = credential.get("credentialSubject")
+    if isinstance(subject, dict):
+        achievement = subject.get("achievement") if isinstance(subject.get("achievement"), dict) else {}
+        issuer = credential.get("issuer")
+        issuer_name = issuer.get("name") if isinstance(issuer, dict) else None
+        lines.append(f"  Competency: {achievement.get('name', '(unnamed)')}")
+        if subject.get("name"):
+            lines.append(f"  Holder:     {subject['name']}")
+        recognised = result.check("issuer")
+        label = issuer_name if recognised and recognised.outcome == Outcome.PASSED else (
+            f"{issuer_name!r} (self-asserted; not a recognised issuer)" if issuer_name else "(unnamed)"
+        )
+        lines.append(f"  Issuer:     {label}")
+        lines.append(f"  Valid from: {credential.get('validFrom', credential.get('issuanceDate', '?'))}"
+                     + (f" until {credential['validUntil']}" if "validUntil" in credential else ""))
+    lines.append("Checks:")
+    lines.extend(f"  [{_MARKS[c.outcome]}] {c.name}: {c.message}" for c in result.checks)
+    return "\n".join(lines)
+
+
+@cli.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def verify_command(info: ScriptInfo, file: str, as_json: bool) -> None:
+    """Verify a credential file (.json or .jwt; - for standard input).
+
+    Exits 0 only when the verdict is valid.
+    """
+    now = utcnow()
+    instance = Path(os.environ.get("TESSERA_INSTANCE", "instance"))
+    if os.environ.get("TESSERA_DATABASE_URL") or instance.exists() or info.create_app is not _create_app:
+        app = info.load_app()
+        with app.app_context():
+            limit = app.config["MAX_CREDENTIAL_BYTES"]
+            result = verify_credential(
+                _read_input(file, limit), resolver=instance_resolver(db()), now=now,
+                trusted_issuers=_trusted(app), max_bytes=limit,
+            )
+    else:
+        # No instance here: verify from public data only (did:key works fully offline).
+        result = verify_credential(_read_input(file, 2 * 1024 * 1024), resolver=DidKeyResolver(), now=now)
+    if as_json:
+        click.echo(json.dumps(VerificationResultSchema().dump(result), ensure_ascii=False))
+    else:
+        click.echo(_render(result))
+    sys.exit(0 if result.verdict == Verdict.VALID else 1)
+
+
+def _trusted(app: Flask) -> set[str]:
+    return {o.did for o in services.list_organisations(db())} | set(app.config["TRUSTED_ISSUERS"])
+
+
+# -- audit and serving ---------------------------------------------------------------------
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Check that no audit event was altered, removed or reordered."""
+    count, broken = verify_chain(db())
+    if broken is not None:
+        raise click.ClickException(f"the audit chain is broken at event {broken} ({count} checked)")
+    click.echo(f"Audit chain intact: {count} events.")
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.pass_obj
+def serve_command(info: ScriptInfo, host: str, port: int, workers: int) -> None:
+    """Serve the web app with gunicorn (use a reverse proxy for HTTPS in production)."""
+    from gunicorn.app.base import BaseApplication
+
+    app = info.load_app()
+    with app.app_context():
+        engine = current_app.extensions["tessera.engine"]
+        if migrate.pending(engine):
+            raise click.ClickException("the database needs migrating: run `tessera init` first")
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", 4)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Flask:
+            return app
+
+    click.echo(f"Serving {app.config['PUBLIC_URL']} on http://{host}:{port} (Ctrl+C stops)")
+    _Server().run()
+

@@ -1,0 +1,99 @@
+"""Configuration: defaults, ``TESSERA_*`` environment variables, and generated secrets.
+
+The embedded default (no ``TESSERA_ENV=production``) generates its secrets into the instance
+folder on first start (mode 0600) and says so. Production refuses to start without them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from keys import InvalidKekError, load_kek, new_kek
+
+from .errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+SECRETS_FILE = "secrets.json"
+#: Secrets production must be given; the embedded default generates them.
+REQUIRED_SECRETS = ("SECRET_KEY", "KEK")
+
+
+def instance_path(config: Mapping[str, Any] | None = None) -> Path:
+    value = (config or {}).get("INSTANCE") or os.environ.get("TESSERA_INSTANCE") or "instance"
+    return Path(value).resolve()
+
+
+def defaults(instance: Path) -> dict[str, Any]:
+    return {
+        "ENV": "development",
+        "INSTANCE": str(instance),
+        "DATABASE_URL": f"sqlite:///{instance / 'tessera.db'}",
+        "PUBLIC_URL": "http://localhost:5000",
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        "MAX_CREDENTIAL_BYTES": 2 * 1024 * 1024,
+        "TRUSTED_ISSUERS": [],
+        "SECRET_KEY": None,
+        "KEK": None,
+    }
+
+
+def _load_or_generate_secrets(instance: Path) -> dict[str, str]:
+    path = instance / SECRETS_FILE
+    if path.exists():
+        return json.loads(path.read_text("utf-8"))
+    instance.mkdir(parents=True, exist_ok=True)
+    generated = {"SECRET_KEY": secrets.token_urlsafe(48), "KEK": new_kek()}
+    # Create with 0600 from the start, so the secrets are never readable by others.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(generated, f)
+    log.warning(
+        "Generated new secrets into %s (mode 0600). Back this file up: without its KEK the "
+        "signing keys cannot be decrypted. In production set TESSERA_SECRET_KEY and TESSERA_KEK.",
+        path,
+    )
+    return generated
+
+
+def finalize(config: dict[str, Any]) -> None:
+    """Fill generated secrets (embedded default) and validate; fail fast with a clear message.
+
+    Raises:
+        ConfigurationError: naming each missing or malformed setting.
+    """
+    production = config.get("ENV") == "production"
+    missing = [name for name in REQUIRED_SECRETS if not config.get(name)]
+    if missing and production:
+        raise ConfigurationError(
+            "production configuration is missing "
+            + ", ".join(f"TESSERA_{name}" for name in missing)
+            + "; set them in the environment (see README, Configuration)"
+        )
+    if missing:
+        generated = _load_or_generate_secrets(Path(config["INSTANCE"]))
+        for name in missing:
+            config[name] = generated[name]
+    try:
+        config["KEK_FERNET"] = load_kek(str(config["KEK"]))
+    except InvalidKekError as e:
+        raise ConfigurationError(str(e)) from e
+    public = urlsplit(str(config["PUBLIC_URL"]))
+    if public.scheme not in ("http", "https") or not public.hostname or public.query:
+        raise ConfigurationError(
+            "TESSERA_PUBLIC_URL must be an absolute http(s) URL such as https://badges.example.org"
+        )
+    if production and public.scheme != "https":
+        raise ConfigurationError("TESSERA_PUBLIC_URL must use https in production")
+    config["PUBLIC_URL"] = str(config["PUBLIC_URL"]).rstrip("/")
+    trusted = config.get("TRUSTED_ISSUERS") or []
+    if isinstance(trusted, str):
+        trusted = [t.strip() for t in trusted.split(",") if t.strip()]
+    config["TRUSTED_ISSUERS"] = list(trusted)

@@ -1,0 +1,371 @@
+"""Use cases of the issuing service. No Flask here.
+
+Each function takes the session, keys and ``now`` explicitly and owns the transaction: it
+commits when the whole change is written, and rolls back on any error, so a failure leaves
+nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.fernet import MultiFernet
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import credentials
+from credentials.openbadges import build_credential, is_valid_achievement_type
+from credentials.proofs import data_integrity, jwt_vc
+from keys import KeyPurpose, KeyRing, did_web
+
+from .audit import record_event
+from .errors import ConflictError, InvalidRequestError, NotFoundError
+from .models import Achievement, IssuedCredential, Organisation
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+ESCO_SKILL_PATTERN = re.compile(
+    r"^https?://data\.europa\.eu/esco/skill/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+
+
+@contextmanager
+def transaction(session: Session) -> Iterator[Session]:
+    """Commit on success, roll back on any exception (and re-raise it)."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+# -- organisations ------------------------------------------------------------------------
+
+
+def create_organisation(
+    session: Session,
+    kek: MultiFernet,
+    *,
+    slug: str,
+    name: str,
+    public_url: str,
+    now: datetime,
+    did_method: str = "web",
+    jwt_algorithm: str = "RS256",
+    url: str | None = None,
+) -> Organisation:
+    """Create a training centre with its DID and first signing keys.
+
+    Raises:
+        InvalidRequestError: a bad slug, or did:key with a non-EdDSA JWT algorithm.
+        ConflictError: the slug is taken.
+    """
+    if not SLUG_PATTERN.match(slug):
+        raise InvalidRequestError(
+            "slug must be 1-63 lower-case letters, digits or hyphens, not starting or ending "
+            "with a hyphen"
+        )
+    if did_method not in ("web", "key"):
+        raise InvalidRequestError("did method must be 'web' or 'key'")
+    if jwt_algorithm not in credentials.SUPPORTED_ALGORITHMS:
+        raise InvalidRequestError(
+            f"JWT algorithm must be one of {', '.join(credentials.SUPPORTED_ALGORITHMS)}"
+        )
+    if did_method == "key" and jwt_algorithm != "EdDSA":
+        raise InvalidRequestError(
+            "a did:key centre has a single Ed25519 key, so its JWT algorithm must be EdDSA"
+        )
+    with transaction(session):
+        if session.scalar(select(Organisation.id).where(Organisation.slug == slug)) is not None:
+            raise ConflictError(f"a training centre with slug {slug!r} already exists")
+        organisation = Organisation(
+            slug=slug, name=name, did="pending", did_method=did_method,
+            jwt_algorithm=jwt_algorithm, url=url, created_at=now,
+        )
+        session.add(organisation)
+        session.flush()
+        if did_method == "key":
+            ring = KeyRing.create_did_key(session, kek, organisation_id=organisation.id, now=now)
+        else:
+            ring = KeyRing.create_did_web(
+                session, kek, did=did_web(public_url, "orgs", slug),
+                organisation_id=organisation.id, jwt_algorithm=jwt_algorithm, now=now,
+            )
+        organisation.did = ring.controller
+        record_event(
+            session, action="organisation.created", subject=organisation.did, now=now,
+            organisation_id=organisation.id,
+            details={"slug": slug, "did_method": did_method, "jwt_algorithm": jwt_algorithm},
+        )
+    return organisation
+
+
+def get_organisation(session: Session, slug: str) -> Organisation:
+    """Raises NotFoundError for an unknown slug."""
+    organisation = session.scalars(select(Organisation).where(Organisation.slug == slug)).first()
+    if organisation is None:
+        raise NotFoundError(f"no training centre with slug {slug!r}")
+    return organisation
+
+
+def list_organisations(session: Session) -> Sequence[Organisation]:
+    return session.scalars(select(Organisation).order_by(Organisation.slug)).all()
+
+
+def key_ring(session: Session, kek: MultiFernet, organisation: Organisation) -> KeyRing:
+    return KeyRing(session, kek, controller=organisation.did, organisation_id=organisation.id)
+
+
+def rotate_keys(
+    session: Session, kek: MultiFernet, organisation: Organisation, *, now: datetime
+) -> list[str]:
+    """Rotate a centre's keys; returns the new key ids. Old keys stay published."""
+    with transaction(session):
+        new = key_ring(session, kek, organisation).rotate(now=now)
+        record_event(
+            session, action="keys.rotated", subject=organisation.did, now=now,
+            organisation_id=organisation.id, details={"new_keys": [k.key_id for k in new]},
+        )
+    return [k.key_id for k in new]
+
+
+def ensure_instance_keys(
+    session: Session, kek: MultiFernet, *, public_url: str, now: datetime
+) -> KeyRing:
+    """The instance's own did:web key ring (it signs wallet bundles), created on first use."""
+    did = did_web(public_url)
+    ring = KeyRing(session, kek, controller=did, organisation_id=None)
+    if not ring.records():
+        with transaction(session):
+            ring = KeyRing.create_did_web(
+                session, kek, did=did, organisation_id=None, jwt_algorithm="EdDSA", now=now
+            )
+            record_event(session, action="instance.keys.created", subject=did, now=now)
+    return ring
+
+
+# -- achievements -------------------------------------------------------------------------
+
+
+def _parse_skill(value: str) -> credentials.Alignment:
+    uri, _, label = value.partition("=")
+    uri = uri.strip()
+    if not ESCO_SKILL_PATTERN.match(uri):
+        raise InvalidRequestError(
+            f"{uri!r} is not an ESCO skill URI "
+            "(expected http://data.europa.eu/esco/skill/<uuid>, optionally followed by =label)"
+        )
+    code = uri.rsplit("/", 1)[-1]
+    return credentials.Alignment.esco_skill(uri, label.strip() or f"ESCO skill {code}")
+
+
+def create_achievement(
+    session: Session,
+    *,
+    organisation: Organisation,
+    name: str,
+    description: str,
+    criteria: str,
+    now: datetime,
+    achievement_type: str = "Competency",
+    skills: Sequence[str] = (),
+) -> Achievement:
+    """Define a job-task competency. ``skills`` are ESCO skill URIs, each optionally ``=label``.
+
+    Raises:
+        InvalidRequestError: unknown achievement type or a malformed skill URI.
+    """
+    if not is_valid_achievement_type(achievement_type):
+        raise InvalidRequestError(
+            f"achievement type {achievement_type!r} is not an Open Badges type; use e.g. "
+            "Competency, MicroCredential, Certificate, or an extension such as ext:JobTask"
+        )
+    alignments = [_parse_skill(s) for s in skills]
+    with transaction(session):
+        achievement = Achievement(
+            public_id=str(uuid.uuid4()),
+            organisation_id=organisation.id,
+            name=name,
+            description=description,
+            criteria=criteria,
+            achievement_type=achievement_type,
+            alignments=json.dumps(
+                [
+                    {
+                        "targetName": a.target_name, "targetUrl": a.target_url,
+                        "targetFramework": a.target_framework, "targetCode": a.target_code,
+                        "targetType": a.target_type,
+                    }
+                    for a in alignments
+                ]
+            ),
+            created_at=now,
+        )
+        session.add(achievement)
+        session.flush()
+        record_event(
+            session, action="achievement.created", subject=achievement.public_id, now=now,
+            organisation_id=organisation.id, details={"name": name},
+        )
+    return achievement
+
+
+def get_achievement(session: Session, organisation: Organisation, public_id: str) -> Achievement:
+    """An achievement of ``organisation`` (another centre's id is simply not found)."""
+    achievement = session.scalars(
+        select(Achievement).where(
+            Achievement.public_id == public_id, Achievement.organisation_id == organisation.id
+        )
+    ).first()
+    if achievement is None:
+        raise NotFoundError(f"training centre {organisation.slug!r} has no achievement {public_id!r}")
+    return achievement
+
+
+def achievement_value(achievement: Achievement, public_url: str) -> credentials.Achievement:
+    alignments = tuple(
+        credentials.Alignment(
+            target_name=a["targetName"], target_url=a["targetUrl"],
+            target_framework=a.get("targetFramework"), target_code=a.get("targetCode"),
+            target_type=a.get("targetType"),
+        )
+        for a in json.loads(achievement.alignments)
+    )
+    slug = achievement.organisation.slug
+    return credentials.Achievement(
+        id=f"{public_url}/orgs/{slug}/achievements/{achievement.public_id}",
+        name=achievement.name,
+        description=achievement.description,
+        criteria_narrative=achievement.criteria,
+        achievement_type=achievement.achievement_type,
+        alignments=alignments,
+    )
+
+
+# -- issuing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """What issuing hands back: the stored record and where it can be checked."""
+
+    record: IssuedCredential
+    verify_url: str
+    created: bool  # False when an idempotent retry returned the first result
+
+
+def verify_url(public_url: str, record: IssuedCredential) -> str:
+    return f"{public_url}/v/{record.public_id}"
+
+
+def issue_credential(
+    session: Session,
+    kek: MultiFernet,
+    *,
+    organisation: Organisation,
+    achievement: Achievement,
+    name: str,
+    email: str,
+    public_url: str,
+    now: datetime,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+    recipient_did: str | None = None,
+    idempotency_key: str | None = None,
+    actor: str = "cli",
+) -> Issued:
+    """Issue an Open Badges 3.0 credential with both proofs, in one transaction.
+
+    With an ``idempotency_key`` already used by this centre, the first credential is returned
+    and nothing new is written.
+    """
+    if achievement.organisation_id != organisation.id:
+        raise NotFoundError("that achievement does not belong to this training centre")
+    if idempotency_key is not None:
+        existing = session.scalars(
+            select(IssuedCredential).where(
+                IssuedCredential.organisation_id == organisation.id,
+                IssuedCredential.idempotency_key == idempotency_key,
+            )
+        ).first()
+        if existing is not None:
+            return Issued(existing, verify_url(public_url, existing), created=False)
+    valid_from = valid_from or now
+    recipient = credentials.Recipient(
+        name=name, email=credentials.normalize_email(email), salt=secrets.token_hex(16),
+        did=recipient_did,
+    )
+    issuer = credentials.IssuerProfile(id=organisation.did, name=organisation.name, url=organisation.url)
+    try:
+        with transaction(session):
+            ring = key_ring(session, kek, organisation)
+            unsigned = build_credential(
+                credential_id=f"urn:uuid:{uuid.uuid4()}",
+                issuer=issuer,
+                achievement=achievement_value(achievement, public_url),
+                recipient=recipient,
+                valid_from=valid_from,
+                valid_until=valid_until,
+            )
+            document = data_integrity.add_proof(
+                unsigned, ring.active(KeyPurpose.DATA_INTEGRITY), created=now
+            )
+            token = jwt_vc.encode_vc_jwt(unsigned, ring.active(KeyPurpose.JWT))
+            record = IssuedCredential(
+                public_id=secrets.token_urlsafe(16),
+                credential_id=unsigned["id"],
+                organisation_id=organisation.id,
+                achievement_id=achievement.id,
+                recipient_name=name,
+                recipient_email=recipient.email,
+                identity_hash=recipient.identity_hash,
+                document=json.dumps(document, ensure_ascii=False),
+                jwt=token,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                issued_at=now,
+                idempotency_key=idempotency_key,
+            )
+            session.add(record)
+            session.flush()
+            record_event(
+                session, action="credential.issued", subject=record.credential_id, now=now,
+                actor=actor, organisation_id=organisation.id,
+                details={"achievement": achievement.public_id, "public_id": record.public_id},
+            )
+    except IntegrityError as e:
+        if idempotency_key is None:
+            raise
+        # A concurrent request with the same key won the race: return its result.
+        existing = session.scalars(
+            select(IssuedCredential).where(
+                IssuedCredential.organisation_id == organisation.id,
+                IssuedCredential.idempotency_key == idempotency_key,
+            )
+        ).first()
+        if existing is None:
+            raise ConflictError("the credential could not be stored; try again") from e
+        return Issued(existing, verify_url(public_url, existing), created=False)
+    return Issued(record, verify_url(public_url, record), created=True)
+
+
+def get_credential(session: Session, public_or_credential_id: str) -> IssuedCredential:
+    """Find an issued credential by its public id or its ``urn:uuid`` id."""
+    record = session.scalars(
+        select(IssuedCredential).where(
+            (IssuedCredential.public_id == public_or_credential_id)
+            | (IssuedCredential.credential_id == public_or_credential_id)
+        )
+    ).first()
+    if record is None:
+        raise NotFoundError(f"no credential {public_or_credential_id!r}")
+    return record

@@ -1,0 +1,306 @@
+"""The one verification pipeline. Every entry point (CLI, API, pages) calls verify_credential.
+
+Size limits -> detect the form -> strict parse -> resolve the key (it must belong to the
+issuer) -> proof -> claim/body consistency -> dates -> status -> schema -> issuer recognised.
+Each step yields a named check that passed, failed or could not be checked; the verdict is
+derived from the checks. "Not verified" is an answer, never an exception.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Container, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from credentials import (
+    CredentialError,
+    CredentialTooLargeError,
+    InvalidProofError,
+    KeyMismatchError,
+    MalformedCredentialError,
+    SchemaValidationError,
+    UnresolvableKeyError,
+    issuer_id,
+    validate_open_badge,
+)
+from credentials.dates import parse_datetime
+from credentials.proofs import data_integrity, jwt_vc
+
+from .resolvers import KeyResolver
+
+DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+_COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+_ENVELOPED_PREFIXES = ("data:application/vc+jwt,", "data:application/vc-ld+jwt,")
+
+
+class Outcome(enum.StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    COULD_NOT_CHECK = "could not check"
+
+
+class Verdict(enum.StrEnum):
+    VALID = "valid"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not yet valid"
+    INVALID = "invalid"
+    ISSUER_NOT_RECOGNISED = "issuer not recognised"
+    COULD_NOT_CHECK = "could not check"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One named step of verification and what it found, in words a person can read."""
+
+    name: str
+    outcome: Outcome
+    message: str
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationResult:
+    verdict: Verdict
+    checks: tuple[Check, ...]
+    credential: dict[str, Any] | None = None
+    form: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.verdict == Verdict.VALID
+
+    def check(self, name: str) -> Check | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+
+@dataclass
+class _Run:
+    checks: list[Check] = field(default_factory=list)
+
+    def passed(self, name: str, message: str) -> None:
+        self.checks.append(Check(name, Outcome.PASSED, message))
+
+    def failed(self, name: str, message: str, code: str | None = None) -> None:
+        self.checks.append(Check(name, Outcome.FAILED, message, code))
+
+    def unknown(self, name: str, message: str, code: str | None = None) -> None:
+        self.checks.append(Check(name, Outcome.COULD_NOT_CHECK, message, code))
+
+    def result(self, credential: dict[str, Any] | None, form: str | None) -> VerificationResult:
+        return VerificationResult(_verdict(self.checks), tuple(self.checks), credential, form)
+
+
+def _verdict(checks: list[Check]) -> Verdict:
+    failed = {c.code for c in checks if c.outcome == Outcome.FAILED}
+    unknown = {c.name for c in checks if c.outcome == Outcome.COULD_NOT_CHECK}
+    # Order matters: a forgery is "invalid" even if it is also expired.
+    structural = failed - {"revoked", "expired", "not-yet-valid", "issuer-not-recognised"}
+    if structural:
+        return Verdict.INVALID
+    if "proof" in unknown:
+        return Verdict.COULD_NOT_CHECK
+    if "revoked" in failed:
+        return Verdict.REVOKED
+    if "expired" in failed:
+        return Verdict.EXPIRED
+    if "not-yet-valid" in failed:
+        return Verdict.NOT_YET_VALID
+    if unknown:
+        return Verdict.COULD_NOT_CHECK
+    if "issuer-not-recognised" in failed:
+        return Verdict.ISSUER_NOT_RECOGNISED
+    return Verdict.VALID
+
+
+def _depth_ok(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return True
+
+
+def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str, Any]:
+    """Return ("jwt", token) or ("json", object). Raises CredentialError with a reason."""
+    if isinstance(data, Mapping):
+        if not _depth_ok(data, MAX_JSON_DEPTH):
+            raise MalformedCredentialError(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+        obj: Any = dict(data)
+    else:
+        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        if len(raw) > max_bytes:
+            raise CredentialTooLargeError(
+                f"the input is {len(raw):,} bytes; credentials larger than {max_bytes:,} bytes "
+                "are not accepted"
+            )
+        if raw.startswith(b"\x89PNG"):
+            raise MalformedCredentialError("baked PNG badges are not supported yet")
+        try:
+            text = raw.decode("utf-8").strip().lstrip("\ufeff")
+        except UnicodeDecodeError as e:
+            raise MalformedCredentialError("the input is neither text nor a known image") from e
+        if _COMPACT_JWS.match(text):
+            return "jwt", text
+        if not text.startswith("{"):
+            raise MalformedCredentialError(
+                "the input is neither a JSON credential nor a compact JWT"
+            )
+        try:
+            obj = json.loads(text)
+        except RecursionError as e:
+            raise MalformedCredentialError("the JSON is nested too deeply") from e
+        except json.JSONDecodeError as e:
+            raise MalformedCredentialError(
+                f"the JSON is malformed: {e.msg} at line {e.lineno}, column {e.colno}"
+            ) from e
+        if not _depth_ok(obj, MAX_JSON_DEPTH):
+            raise MalformedCredentialError(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+    if not isinstance(obj, dict):
+        raise MalformedCredentialError("a credential must be a JSON object")
+    # VC 2.0 EnvelopedVerifiableCredential: a JWT carried in a data: URL.
+    if obj.get("type") == "EnvelopedVerifiableCredential" and isinstance(obj.get("id"), str):
+        for prefix in _ENVELOPED_PREFIXES:
+            if obj["id"].startswith(prefix) and _COMPACT_JWS.match(obj["id"][len(prefix):]):
+                return "jwt", obj["id"][len(prefix):]
+        raise MalformedCredentialError("the enveloped credential does not carry a VC-JWT")
+    return "json", obj
+
+
+def _check_shape(credential: Mapping[str, Any]) -> None:
+    types = credential.get("type")
+    if not isinstance(types, list) or "VerifiableCredential" not in types:
+        raise MalformedCredentialError("type must be a list that includes VerifiableCredential")
+    if not issuer_id(dict(credential)):
+        raise MalformedCredentialError("the credential names no issuer id")
+    if not isinstance(credential.get("credentialSubject"), dict | list):
+        raise MalformedCredentialError("the credential has no credentialSubject")
+
+
+def _verify_embedded(
+    run: _Run, credential: dict[str, Any], resolver: KeyResolver
+) -> None:
+    proofs = data_integrity.embedded_proofs(credential)
+    if not proofs:
+        run.failed("proof", "the credential carries no proof", "no-proof")
+        return
+    issuer = issuer_id(credential)
+    for proof in proofs:
+        method = proof.get("verificationMethod")
+        if not isinstance(method, str) or not method:
+            run.failed("proof", "the proof names no verification method", InvalidProofError.code)
+            continue
+        try:
+            key = resolver.resolve(method)
+            if key.controller != issuer:
+                raise KeyMismatchError(
+                    f"key {method} belongs to {key.controller}, not to the issuer {issuer}"
+                )
+            data_integrity.verify_proof(credential, proof, key)
+        except UnresolvableKeyError as e:
+            run.unknown("proof", f"the issuer's key could not be looked up: {e}", e.code)
+        except CredentialError as e:
+            run.failed("proof", f"Data Integrity proof: {e}", e.code)
+        else:
+            run.passed("proof", f"Data Integrity proof ({proof.get('cryptosuite')}) verified "
+                                f"with {method}")
+
+
+def _check_dates(run: _Run, credential: Mapping[str, Any], now: datetime) -> None:
+    try:
+        valid_from = next(
+            (parse_datetime(credential[f], f) for f in ("validFrom", "issuanceDate") if f in credential),
+            None,
+        )
+        valid_until = next(
+            (parse_datetime(credential[f], f) for f in ("validUntil", "expirationDate") if f in credential),
+            None,
+        )
+    except CredentialError as e:
+        run.failed("dates", str(e), e.code)
+        return
+    if valid_from is not None and now < valid_from:
+        run.failed("dates", f"not valid until {valid_from.isoformat()}", "not-yet-valid")
+    elif valid_until is not None and now >= valid_until:
+        run.failed("dates", f"expired on {valid_until.isoformat()}", "expired")
+    else:
+        run.passed("dates", "within its validity period" if valid_until else "valid from "
+                   + (valid_from.isoformat() if valid_from else "issue") + ", no expiry")
+
+
+def verify_credential(
+    data: bytes | str | Mapping[str, Any],
+    *,
+    resolver: KeyResolver,
+    now: datetime,
+    trusted_issuers: Container[str] = (),
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> VerificationResult:
+    """Verify one credential in any supported form and say what was found.
+
+    ``trusted_issuers`` decides whether an issuer is "recognised": an unknown issuer with a
+    good signature gets the verdict "issuer not recognised", never its self-asserted name as
+    if vouched for.
+    """
+    run = _Run()
+    try:
+        form, parsed = _detect(data, max_bytes)
+    except CredentialError as e:
+        run.failed("format", str(e), e.code)
+        return run.result(None, None)
+
+    credential: dict[str, Any]
+    if form == "jwt":
+        run.passed("format", "a VC-JWT (compact JWS)")
+        try:
+            decoded = jwt_vc.decode_vc_jwt(parsed, resolver.resolve)
+        except UnresolvableKeyError as e:
+            run.unknown("proof", f"the issuer's key could not be looked up: {e}", e.code)
+            return run.result(None, form)
+        except CredentialError as e:
+            run.failed("proof", f"VC-JWT: {e}", e.code)
+            return run.result(None, form)
+        credential = decoded.credential
+        run.passed("proof", f"VC-JWT signature ({decoded.key.algorithm}) verified with "
+                            f"{decoded.key.id}; its claims match the credential")
+    else:
+        credential = parsed
+        try:
+            _check_shape(credential)
+        except CredentialError as e:
+            run.failed("format", str(e), e.code)
+            return run.result(credential, form)
+        run.passed("format", "a JSON credential with an embedded proof")
+        _verify_embedded(run, credential, resolver)
+
+    _check_dates(run, credential, now)
+
+    if "credentialStatus" in credential:
+        run.unknown("status", "this verifier does not check status lists yet", "status-unchecked")
+    else:
+        run.passed("status", "the credential has no revocation status to check")
+
+    try:
+        validate_open_badge(credential)
+    except SchemaValidationError as e:
+        run.failed("schema", f"{e}: " + "; ".join(e.problems[:5]), e.code)
+    else:
+        run.passed("schema", "matches the Open Badges 3.0 JSON Schema")
+
+    issuer = issuer_id(credential)
+    if issuer in trusted_issuers:
+        run.passed("issuer", f"{issuer} is a recognised issuer")
+    else:
+        run.failed("issuer", f"{issuer} is not on this verifier's list of recognised issuers",
+                   "issuer-not-recognised")
+    return run.result(credential, form)

@@ -1,0 +1,87 @@
+"""Where the verifier gets issuers' public keys. Injected, so tests can pass fakes.
+
+A key is trusted only because the issuer's own published keys contain it: a credential
+never supplies its own key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from credentials import InvalidProofError, UnresolvableKeyError, VerificationKey
+from credentials.multikey import resolve_did_key
+from keys import KeyState, SigningKey, verification_key
+
+
+class KeyResolver(Protocol):
+    def resolve(self, key_id: str) -> VerificationKey:
+        """Return the public key a DID URL names.
+
+        Raises:
+            UnresolvableKeyError: the key cannot be looked up from here (could not check).
+            InvalidProofError: the issuer is known and does not publish that key (invalid).
+        """
+        ...
+
+
+class DidKeyResolver:
+    """Resolves ``did:key`` offline: the DID is the key."""
+
+    def resolve(self, key_id: str) -> VerificationKey:
+        did, public_key = resolve_did_key(key_id)
+        return VerificationKey(
+            id=key_id if "#" in key_id else f"{did}#{did.removeprefix('did:key:')}",
+            controller=did, algorithm="EdDSA", public_key=public_key,
+        )
+
+
+class InstanceKeyResolver:
+    """Resolves the keys of the centres (and the instance) this installation hosts."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def knows(self, key_id: str) -> bool:
+        controller = key_id.partition("#")[0]
+        return self._session.scalar(
+            select(SigningKey.id).where(SigningKey.controller == controller).limit(1)
+        ) is not None
+
+    def resolve(self, key_id: str) -> VerificationKey:
+        record = self._session.scalars(
+            select(SigningKey).where(SigningKey.key_id == key_id)
+        ).first()
+        if record is None:
+            if self.knows(key_id):
+                raise InvalidProofError(
+                    f"{key_id.partition('#')[0]} publishes no key {key_id!r}"
+                )
+            raise UnresolvableKeyError(f"the keys of {key_id.partition('#')[0]!r} are not known here")
+        if record.state == KeyState.COMPROMISED:
+            raise InvalidProofError(f"key {key_id} was reported compromised by its issuer")
+        return verification_key(record)
+
+
+class ChainResolver:
+    """Tries resolvers in order; the first that knows the key answers."""
+
+    def __init__(self, resolvers: Sequence[KeyResolver]) -> None:
+        self._resolvers = list(resolvers)
+
+    def resolve(self, key_id: str) -> VerificationKey:
+        last: UnresolvableKeyError | None = None
+        for resolver in self._resolvers:
+            try:
+                return resolver.resolve(key_id)
+            except UnresolvableKeyError as e:
+                last = e
+        raise last or UnresolvableKeyError(f"no resolver for {key_id!r}")
+
+
+def instance_resolver(session: Session) -> ChainResolver:
+    """Our own centres' keys first, then did:key."""
+    return ChainResolver([InstanceKeyResolver(session), DidKeyResolver()])
