@@ -14,7 +14,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from cachetools import LRUCache
 from pyld import jsonld
+from pyld.context_resolver import ContextResolver
 
 from .errors import CanonicalizationError, UndefinedTermError, UnknownContextError
 
@@ -45,26 +47,50 @@ _PYLD_BASE = jsonld.DEFAULT_BASE_IRI
 
 
 @cache
-def _bundled_document(url: str) -> dict[str, Any]:
-    filename = BUNDLED_CONTEXTS[url]
-    text = resources.files(__package__).joinpath("contexts").joinpath(filename).read_text("utf-8")
+def _bundled_documents() -> dict[str, dict[str, Any]]:
+    folder = resources.files(__package__).joinpath("contexts")
     return {
-        "contentType": "application/ld+json",
-        "contextUrl": None,
-        "documentUrl": url,
-        "document": json.loads(text),
+        url: json.loads(folder.joinpath(filename).read_text("utf-8"))
+        for url, filename in BUNDLED_CONTEXTS.items()
     }
 
 
-def frozen_document_loader(url: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Return the bundled context for ``url``.
+class FrozenDocumentLoader:
+    """A JSON-LD document loader over a fixed set of documents. It never fetches.
 
-    Raises:
-        UnknownContextError: ``url`` is not bundled. Nothing is fetched, ever.
+    Each loader keeps its own cache of processed contexts (pyld's default cache is shared
+    by the whole process and keyed by URL alone).
     """
-    if url not in BUNDLED_CONTEXTS:
-        raise UnknownContextError(f"JSON-LD context {url!r} is not one Tessera knows")
-    return _bundled_document(url)
+
+    def __init__(self, documents: Mapping[str, Mapping[str, Any]]) -> None:
+        self._documents = {url: dict(doc) for url, doc in documents.items()}
+        self._context_cache: LRUCache[str, Any] = LRUCache(maxsize=64)
+
+    def __call__(self, url: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Return the document for ``url``.
+
+        Raises:
+            UnknownContextError: ``url`` is not one of the loader's documents.
+        """
+        if url not in self._documents:
+            raise UnknownContextError(f"JSON-LD context {url!r} is not one Tessera knows")
+        return {
+            "contentType": "application/ld+json",
+            "contextUrl": None,
+            "documentUrl": url,
+            "document": self._documents[url],
+        }
+
+    def with_documents(self, extra: Mapping[str, Mapping[str, Any]]) -> FrozenDocumentLoader:
+        """A new loader serving these documents as well (still never fetching)."""
+        return FrozenDocumentLoader({**self._documents, **extra})
+
+    def context_resolver(self) -> ContextResolver:
+        return ContextResolver(self._context_cache, self)
+
+
+#: The loader every credential is processed with: exactly the bundled contexts.
+frozen_document_loader = FrozenDocumentLoader(_bundled_documents())
 
 
 def _find_unknown_context(cause: BaseException | None) -> UnknownContextError | None:
@@ -113,7 +139,9 @@ def _innermost(error: BaseException) -> str:
     return str(error.args[0]) if error.args else type(error).__name__
 
 
-def canonicalize(document: Mapping[str, Any]) -> str:
+def canonicalize(
+    document: Mapping[str, Any], *, document_loader: FrozenDocumentLoader = frozen_document_loader
+) -> str:
     """Canonicalize ``document`` with RDFC-1.0 (URDNA2015) and return N-Quads.
 
     The document is processed in "safe mode": a property or type that no context defines
@@ -127,7 +155,13 @@ def canonicalize(document: Mapping[str, Any]) -> str:
     dropped: list[str | None] = []
     processor = jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
     try:
-        expanded = processor.expand(dict(document), {"documentLoader": frozen_document_loader})
+        expanded = processor.expand(
+            dict(document),
+            {
+                "documentLoader": document_loader,
+                "contextResolver": document_loader.context_resolver(),
+            },
+        )
         if dropped:
             raise UndefinedTermError(
                 "the credential uses a property that none of its contexts defines"
@@ -144,7 +178,7 @@ def canonicalize(document: Mapping[str, Any]) -> str:
             {
                 "algorithm": "URDNA2015",
                 "format": "application/n-quads",
-                "documentLoader": frozen_document_loader,
+                "documentLoader": document_loader,
             },
         )
     except jsonld.JsonLdError as e:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..dates import format_datetime, parse_datetime
 from ..errors import InvalidProofError, MalformedCredentialError, UnsupportedAlgorithmError
-from ..jsonld import canonicalize
+from ..jsonld import FrozenDocumentLoader, canonicalize, frozen_document_loader
 from ..multikey import decode_multibase_base58btc, multibase_base58btc
 from .base import Signer, VerificationKey
 
@@ -25,12 +25,16 @@ PROOF_TYPE = "DataIntegrityProof"
 CRYPTOSUITE = "eddsa-rdfc-2022"
 
 
-def transformation(unsecured_document: Mapping[str, Any]) -> str:
+def transformation(
+    unsecured_document: Mapping[str, Any], document_loader: FrozenDocumentLoader
+) -> str:
     """Transformation step (§3.3.3): RDFC-1.0 canonical N-Quads of the document."""
-    return canonicalize(unsecured_document)
+    return canonicalize(unsecured_document, document_loader=document_loader)
 
 
-def proof_configuration(proof_options: Mapping[str, Any], context: Any) -> str:
+def proof_configuration(
+    proof_options: Mapping[str, Any], context: Any, document_loader: FrozenDocumentLoader
+) -> str:
     """Proof configuration step (§3.3.5): the canonical proof options, in the document's context."""
     if proof_options.get("type") != PROOF_TYPE or proof_options.get("cryptosuite") != CRYPTOSUITE:
         raise UnsupportedAlgorithmError(
@@ -40,7 +44,7 @@ def proof_configuration(proof_options: Mapping[str, Any], context: Any) -> str:
         parse_datetime(proof_options["created"], "proof.created")
     config = dict(proof_options)
     config["@context"] = context
-    return canonicalize(config)
+    return canonicalize(config, document_loader=document_loader)
 
 
 def hashing(transformed_document: str, canonical_proof_config: str) -> bytes:
@@ -61,6 +65,7 @@ def create_proof(
     *,
     created: datetime,
     proof_purpose: str = "assertionMethod",
+    document_loader: FrozenDocumentLoader = frozen_document_loader,
 ) -> dict[str, Any]:
     """Create an ``eddsa-rdfc-2022`` proof over ``unsecured_document`` (§3.3.1).
 
@@ -81,7 +86,8 @@ def create_proof(
     }
     document = _without_proof(unsecured_document)
     hash_data = hashing(
-        transformation(document), proof_configuration(proof, document.get("@context"))
+        transformation(document, document_loader),
+        proof_configuration(proof, document.get("@context"), document_loader),
     )
     proof["proofValue"] = multibase_base58btc(signer.sign(hash_data))
     return proof
@@ -115,7 +121,11 @@ def embedded_proofs(document: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def verify_proof(
-    secured_document: Mapping[str, Any], proof: Mapping[str, Any], key: VerificationKey
+    secured_document: Mapping[str, Any],
+    proof: Mapping[str, Any],
+    key: VerificationKey,
+    *,
+    document_loader: FrozenDocumentLoader = frozen_document_loader,
 ) -> None:
     """Verify one embedded ``eddsa-rdfc-2022`` proof with ``key`` (§3.3.2).
 
@@ -149,7 +159,10 @@ def verify_proof(
             raise InvalidProofError("the proof's @context does not match the document's")
         unsecured["@context"] = proof_context
         context = proof_context
-    hash_data = hashing(transformation(unsecured), proof_configuration(proof_options, context))
+    hash_data = hashing(
+        transformation(unsecured, document_loader),
+        proof_configuration(proof_options, context, document_loader),
+    )
     try:
         key.public_key.verify(proof_bytes, hash_data)
     except InvalidSignature as e:

@@ -1,0 +1,146 @@
+"""Fixtures: an app per test on a real database, each test inside a rolled-back transaction.
+
+The database is SQLite unless TESSERA_TEST_DATABASE_URL names a PostgreSQL server, in which
+case every run gets its own schema there (dropped at the end), so runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from flask import Flask
+from flask.testing import FlaskCliRunner, FlaskClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from issuer import migrate
+from issuer.app import create_app
+from issuer.db import make_engine
+
+from .helpers import NOW
+
+PUBLIC_URL = "https://tessera.test"
+
+
+def _postgres_url_with_schema(base_url: str, schema: str) -> str:
+    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Makes fresh, empty databases: SQLite files, or PostgreSQL schemas when configured."""
+    base = os.environ.get("TESSERA_TEST_DATABASE_URL")
+    created: list[str] = []
+
+    def new_database() -> str:
+        if not base:
+            return f"sqlite:///{tmp_path_factory.mktemp('db') / 'tessera.db'}"
+        schema = f"tessera_test_{secrets.token_hex(6)}"
+        admin = create_engine(base)
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        created.append(schema)
+        return _postgres_url_with_schema(base, schema)
+
+    yield new_database
+    if base and created:
+        admin = create_engine(base)
+        with admin.begin() as connection:
+            for schema in created:
+                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(database_factory) -> str:  # type: ignore[no-untyped-def]
+    return database_factory()  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+def app_config(instance: Path, database_url: str) -> dict[str, object]:
+    return {
+        "TESTING": True,
+        "INSTANCE": str(instance),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "KEK": Fernet.generate_key().decode(),
+        "PUBLIC_URL": PUBLIC_URL,
+    }
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str, engine: Engine) -> Iterator[Flask]:
+    """The app, its sessions bound to one connection whose transaction is rolled back."""
+    app = create_app(app_config(tmp_path / "instance", database_url))
+    connection = engine.connect()
+    outer = connection.begin()
+    app.extensions["tessera.sessionmaker"] = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    yield app
+    outer.rollback()
+    connection.close()
+    app.extensions["tessera.engine"].dispose()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    session = app.extensions["tessera.sessionmaker"]()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def kek(app: Flask):  # type: ignore[no-untyped-def]
+    return app.config["KEK_FERNET"]
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Refuse every outbound connection and record the attempts (loopback stays allowed)."""
+    attempts: list[object] = []
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and (host.startswith("127.") or host in ("::1", "localhost")):
+            return real_connect(self, address)  # type: ignore[arg-type]
+        if self.family == socket.AF_UNIX:
+            return real_connect(self, address)  # type: ignore[arg-type]
+        attempts.append(address)
+        raise OSError("network access is disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    return attempts
