@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 from .errors import MalformedCredentialError
 
 # xsd:dateTimeStamp: a time zone is mandatory (VC 2.0 §4.9 requires one for validFrom/Until).
-_DATETIME_STAMP = re.compile(
-    r"^-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
-)
+_DATETIME_STAMP = re.compile(r"^-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
 def format_datetime(moment: datetime) -> str:

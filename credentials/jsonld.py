@@ -121,7 +121,8 @@ def _relative_iris(node: Any) -> set[str]:
             if key == "@type":
                 values = value if isinstance(value, list) else [value]
                 found |= {
-                    v.removeprefix(_PYLD_BASE) for v in values
+                    v.removeprefix(_PYLD_BASE)
+                    for v in values
                     if isinstance(v, str) and v.startswith(_PYLD_BASE)
                 }
             elif key == "@id":

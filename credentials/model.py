@@ -8,13 +8,37 @@ from dataclasses import dataclass, field
 #: Achievement types Open Badges 3.0 defines; extensions are spelled ``ext:Name``.
 ACHIEVEMENT_TYPES = frozenset(
     {
-        "Achievement", "ApprenticeshipCertificate", "Assessment", "Assignment",
-        "AssociateDegree", "Award", "Badge", "BachelorDegree", "Certificate",
-        "CertificateOfCompletion", "Certification", "CommunityService", "Competency", "Course",
-        "CoCurricular", "Degree", "Diploma", "DoctoralDegree", "Fieldwork",
-        "GeneralEducationDevelopment", "JourneymanCertificate", "LearningProgram", "License",
-        "Membership", "ProfessionalDoctorate", "QualityAssuranceCredential", "MasterCertificate",
-        "MasterDegree", "MicroCredential", "ResearchDoctorate", "SecondarySchoolDiploma",
+        "Achievement",
+        "ApprenticeshipCertificate",
+        "Assessment",
+        "Assignment",
+        "AssociateDegree",
+        "Award",
+        "Badge",
+        "BachelorDegree",
+        "Certificate",
+        "CertificateOfCompletion",
+        "Certification",
+        "CommunityService",
+        "Competency",
+        "Course",
+        "CoCurricular",
+        "Degree",
+        "Diploma",
+        "DoctoralDegree",
+        "Fieldwork",
+        "GeneralEducationDevelopment",
+        "JourneymanCertificate",
+        "LearningProgram",
+        "License",
+        "Membership",
+        "ProfessionalDoctorate",
+        "QualityAssuranceCredential",
+        "MasterCertificate",
+        "MasterDegree",
+        "MicroCredential",
+        "ResearchDoctorate",
+        "SecondarySchoolDiploma",
     }
 )
 
@@ -36,8 +60,11 @@ class Alignment:
         """An alignment to an ESCO skill, identified by its URI."""
         code = uri.rstrip("/").rsplit("/", 1)[-1]
         return cls(
-            target_name=name, target_url=uri, target_framework=ESCO_FRAMEWORK,
-            target_code=code, target_type="ceasn:Competency",
+            target_name=name,
+            target_url=uri,
+            target_framework=ESCO_FRAMEWORK,
+            target_code=code,
+            target_type="ceasn:Competency",
         )
 
 

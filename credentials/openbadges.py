@@ -22,8 +22,10 @@ def is_valid_achievement_type(value: str) -> bool:
     if value in ACHIEVEMENT_TYPES:
         return True
     name = value.removeprefix("ext:")
-    return value.startswith("ext:") and bool(name) and all(
-        c.isascii() and (c.isalnum() or c in ".-_") for c in name
+    return (
+        value.startswith("ext:")
+        and bool(name)
+        and all(c.isascii() and (c.isalnum() or c in ".-_") for c in name)
     )
 
 

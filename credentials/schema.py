@@ -17,8 +17,8 @@ SCHEMA_FILE = "ob_v3p0_achievementcredential_schema.json"
 
 @cache
 def _validator() -> Draft201909Validator:
-    text = resources.files(__package__).joinpath("jsonschema").joinpath(SCHEMA_FILE).read_text(
-        "utf-8"
+    text = (
+        resources.files(__package__).joinpath("jsonschema").joinpath(SCHEMA_FILE).read_text("utf-8")
     )
     schema = json.loads(text)
     Draft201909Validator.check_schema(schema)

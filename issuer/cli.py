@@ -60,12 +60,13 @@ def _friendly(func: F) -> F:
 
 
 def _validation_message(messages: Any) -> str:
-    if isinstance(messages, dict):
-        return "; ".join(
-            f"--{str(field).replace('_', '-')}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
-            for field, msgs in messages.items()
-        )
-    return str(messages)
+    if not isinstance(messages, dict):
+        return str(messages)
+    parts = []
+    for field, problems in messages.items():
+        text = " ".join(map(str, problems)) if isinstance(problems, list) else str(problems)
+        parts.append(f"--{str(field).replace('_', '-')}: {text}")
+    return "; ".join(parts)
 
 
 def _config() -> dict[str, Any]:
@@ -95,8 +96,9 @@ def init_command() -> None:
     click.echo(f"Database: {engine.url.render_as_string(hide_password=True)}")
     click.echo("Applying migrations ...")
     migrate.upgrade(engine)
-    services.ensure_instance_keys(db(), config["KEK_FERNET"], public_url=config["PUBLIC_URL"],
-                                  now=utcnow())
+    services.ensure_instance_keys(
+        db(), config["KEK_FERNET"], public_url=config["PUBLIC_URL"], now=utcnow()
+    )
     click.echo(f"Ready. Public URL: {config['PUBLIC_URL']}")
 
 
@@ -114,15 +116,19 @@ def db_upgrade() -> None:
 
 
 @cli.command("demo")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Also write the demo credentials (.json, .jwt) into this folder.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write the demo credentials (.json, .jwt) into this folder.",
+)
 @with_appcontext
 @_friendly
 def demo_command(out: Path | None) -> None:
     """Create a demo training centre with achievements and credentials (once)."""
     config = _config()
-    result = demo.ensure_demo(db(), config["KEK_FERNET"], public_url=config["PUBLIC_URL"],
-                              now=utcnow())
+    result = demo.ensure_demo(
+        db(), config["KEK_FERNET"], public_url=config["PUBLIC_URL"], now=utcnow()
+    )
     click.echo(f"Demo training centre: {result.organisation.name} ({result.organisation.did})")
     for issued in result.credentials:
         record = issued.record
@@ -142,12 +148,23 @@ def org_group() -> None:
 
 
 @org_group.command("create")
-@click.option("--slug", required=True, help="Short name used in URLs and the DID, e.g. north-welding.")
+@click.option(
+    "--slug", required=True, help="Short name used in URLs and the DID, e.g. north-welding."
+)
 @click.option("--name", required=True, help="The centre's name as learners and employers see it.")
-@click.option("--did-method", type=click.Choice(["web", "key"]), default="web", show_default=True,
-              help="did:web (rotatable, hosted here) or did:key (self-contained, cannot rotate).")
-@click.option("--jwt-alg", type=click.Choice(["RS256", "EdDSA", "ES256"]), default=None,
-              help="Algorithm of the centre's VC-JWTs [default: RS256; EdDSA for did:key].")
+@click.option(
+    "--did-method",
+    type=click.Choice(["web", "key"]),
+    default="web",
+    show_default=True,
+    help="did:web (rotatable, hosted here) or did:key (self-contained, cannot rotate).",
+)
+@click.option(
+    "--jwt-alg",
+    type=click.Choice(["RS256", "EdDSA", "ES256"]),
+    default=None,
+    help="Algorithm of the centre's VC-JWTs [default: RS256; EdDSA for did:key].",
+)
 @click.option("--url", default=None, help="The centre's own web site.")
 @with_appcontext
 @_friendly
@@ -182,10 +199,20 @@ def achievement_group() -> None:
 @click.option("--name", required=True)
 @click.option("--description", required=True)
 @click.option("--criteria", required=True, help="What a learner did to earn it.")
-@click.option("--type", "achievement_type", default="Competency", show_default=True,
-              help="Open Badges achievement type, e.g. Competency, MicroCredential, ext:JobTask.")
-@click.option("--skill", "skills", multiple=True, metavar="ESCO_URI[=LABEL]",
-              help="An ESCO skill URI this achievement aligns to (repeatable).")
+@click.option(
+    "--type",
+    "achievement_type",
+    default="Competency",
+    show_default=True,
+    help="Open Badges achievement type, e.g. Competency, MicroCredential, ext:JobTask.",
+)
+@click.option(
+    "--skill",
+    "skills",
+    multiple=True,
+    metavar="ESCO_URI[=LABEL]",
+    help="An ESCO skill URI this achievement aligns to (repeatable).",
+)
 @with_appcontext
 @_friendly
 def achievement_create(org_slug: str, **fields: Any) -> None:
@@ -241,7 +268,9 @@ def _write_credential_files(out: Path, record: Any) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / f"{record.public_id}.json"
     jwt_path = out / f"{record.public_id}.jwt"
-    _atomic_write(json_path, json.dumps(json.loads(record.document), indent=2, ensure_ascii=False) + "\n")
+    _atomic_write(
+        json_path, json.dumps(json.loads(record.document), indent=2, ensure_ascii=False) + "\n"
+    )
     _atomic_write(jwt_path, record.jwt + "\n")
     return [str(json_path), str(jwt_path)]
 
@@ -258,17 +287,36 @@ def _writable_dir(out: Path) -> None:
 @click.option("--org", "org_slug", required=True, help="The issuing centre's slug.")
 @click.option("--achievement", "achievement_id", required=True, help="The achievement's id.")
 @click.option("--name", required=True, help="The learner's name as it appears on the credential.")
-@click.option("--email", required=True, help="The learner's e-mail (only its salted hash is in the credential).")
+@click.option(
+    "--email",
+    required=True,
+    help="The learner's e-mail (only its salted hash is in the credential).",
+)
 @click.option("--valid-until", default=None, help="Expiry, e.g. 2029-12-31T23:59:59Z.")
-@click.option("--did", "recipient_did", default=None, help="The learner's own DID, if they have one.")
-@click.option("--idempotency-key", default=None, help="Retrying with the same key issues nothing new.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Folder to write the .json and .jwt files into.")
+@click.option(
+    "--did", "recipient_did", default=None, help="The learner's own DID, if they have one."
+)
+@click.option(
+    "--idempotency-key", default=None, help="Retrying with the same key issues nothing new."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder to write the .json and .jwt files into.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @with_appcontext
 @_friendly
-def issue_command(org_slug: str, achievement_id: str, out: Path, as_json: bool,
-                  idempotency_key: str | None, **fields: Any) -> None:
+def issue_command(
+    org_slug: str,
+    achievement_id: str,
+    out: Path,
+    as_json: bool,
+    idempotency_key: str | None,
+    **fields: Any,
+) -> None:
     """Issue a credential to one learner and write it as .json and .jwt."""
     data = IssueRequestSchema().load(fields)
     _writable_dir(out)  # before issuing, so a bad --out changes nothing
@@ -276,20 +324,32 @@ def issue_command(org_slug: str, achievement_id: str, out: Path, as_json: bool,
     organisation = services.get_organisation(db(), org_slug)
     achievement = services.get_achievement(db(), organisation, achievement_id)
     issued = services.issue_credential(
-        db(), config["KEK_FERNET"], organisation=organisation, achievement=achievement,
-        public_url=config["PUBLIC_URL"], now=utcnow(), idempotency_key=idempotency_key, **data,
+        db(),
+        config["KEK_FERNET"],
+        organisation=organisation,
+        achievement=achievement,
+        public_url=config["PUBLIC_URL"],
+        now=utcnow(),
+        idempotency_key=idempotency_key,
+        **data,
     )
     files = _write_credential_files(out, issued.record)
     if as_json:
-        click.echo(json.dumps({
-            "id": issued.record.credential_id,
-            "public_id": issued.record.public_id,
-            "verify_url": issued.verify_url,
-            "files": files,
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "id": issued.record.credential_id,
+                    "public_id": issued.record.public_id,
+                    "verify_url": issued.verify_url,
+                    "files": files,
+                }
+            )
+        )
         return
-    click.echo(f"Issued {achievement.name!r} to {issued.record.recipient_name}"
-               + ("" if issued.created else " (already issued with this idempotency key)"))
+    click.echo(
+        f"Issued {achievement.name!r} to {issued.record.recipient_name}"
+        + ("" if issued.created else " (already issued with this idempotency key)")
+    )
     click.echo(f"  id:         {issued.record.credential_id}")
     click.echo(f"  verify at:  {issued.verify_url}")
     for f in files:
@@ -305,7 +365,7 @@ def _read_input(path: str, limit: int) -> bytes:
     stream = sys.stdin.buffer if path == "-" else None
     try:
         if stream is None:
-            with open(path, "rb") as f:  # noqa: PTH123
+            with open(path, "rb") as f:
                 return f.read(limit + 1)
         return stream.read(limit + 1)
     except OSError as e:
@@ -317,19 +377,29 @@ def _render(result: VerificationResult) -> str:
     credential = result.credential or {}
     subject = credential.get("credentialSubject")
     if isinstance(subject, dict):
-        achievement = subject.get("achievement") if isinstance(subject.get("achievement"), dict) else {}
+        achievement = (
+            subject.get("achievement") if isinstance(subject.get("achievement"), dict) else {}
+        )
         issuer = credential.get("issuer")
         issuer_name = issuer.get("name") if isinstance(issuer, dict) else None
         lines.append(f"  Competency: {achievement.get('name', '(unnamed)')}")
         if subject.get("name"):
             lines.append(f"  Holder:     {subject['name']}")
         recognised = result.check("issuer")
-        label = issuer_name if recognised and recognised.outcome == Outcome.PASSED else (
-            f"{issuer_name!r} (self-asserted; not a recognised issuer)" if issuer_name else "(unnamed)"
+        label = (
+            issuer_name
+            if recognised and recognised.outcome == Outcome.PASSED
+            else (
+                f"{issuer_name!r} (self-asserted; not a recognised issuer)"
+                if issuer_name
+                else "(unnamed)"
+            )
         )
         lines.append(f"  Issuer:     {label}")
-        lines.append(f"  Valid from: {credential.get('validFrom', credential.get('issuanceDate', '?'))}"
-                     + (f" until {credential['validUntil']}" if "validUntil" in credential else ""))
+        lines.append(
+            f"  Valid from: {credential.get('validFrom', credential.get('issuanceDate', '?'))}"
+            + (f" until {credential['validUntil']}" if "validUntil" in credential else "")
+        )
     lines.append("Checks:")
     lines.extend(f"  [{_MARKS[c.outcome]}] {c.name}: {c.message}" for c in result.checks)
     return "\n".join(lines)
@@ -346,17 +416,26 @@ def verify_command(info: ScriptInfo, file: str, as_json: bool) -> None:
     """
     now = utcnow()
     instance = Path(os.environ.get("TESSERA_INSTANCE", "instance"))
-    if os.environ.get("TESSERA_DATABASE_URL") or instance.exists() or info.create_app is not _create_app:
+    if (
+        os.environ.get("TESSERA_DATABASE_URL")
+        or instance.exists()
+        or info.create_app is not _create_app
+    ):
         app = info.load_app()
         with app.app_context():
             limit = app.config["MAX_CREDENTIAL_BYTES"]
             result = verify_credential(
-                _read_input(file, limit), resolver=instance_resolver(db()), now=now,
-                trusted_issuers=_trusted(app), max_bytes=limit,
+                _read_input(file, limit),
+                resolver=instance_resolver(db()),
+                now=now,
+                trusted_issuers=_trusted(app),
+                max_bytes=limit,
             )
     else:
         # No instance here: verify from public data only (did:key works fully offline).
-        result = verify_credential(_read_input(file, 2 * 1024 * 1024), resolver=DidKeyResolver(), now=now)
+        result = verify_credential(
+            _read_input(file, 2 * 1024 * 1024), resolver=DidKeyResolver(), now=now
+        )
     if as_json:
         click.echo(json.dumps(VerificationResultSchema().dump(result), ensure_ascii=False))
     else:
@@ -413,4 +492,3 @@ def serve_command(info: ScriptInfo, host: str, port: int, workers: int) -> None:
 
     click.echo(f"Serving {app.config['PUBLIC_URL']} on http://{host}:{port} (Ctrl+C stops)")
     _Server().run()
-

@@ -13,6 +13,7 @@ from . import services
 from .models import Achievement, IssuedCredential, Organisation
 
 DEMO_SLUG = "demo-centre"
+ESCO = "http://data.europa.eu/esco/skill/"
 
 DEMO_ACHIEVEMENTS = (
     {
@@ -23,8 +24,8 @@ DEMO_ACHIEVEMENTS = (
         "three pallet heights, and safe parking, observed by a certified instructor.",
         "achievement_type": "ext:JobTask",
         "skills": (
-            "http://data.europa.eu/esco/skill/28cb374e-6261-4133-8371-f9a5470145da=operate forklift",
-            "http://data.europa.eu/esco/skill/51754b8a-3e2c-4cc1-86e6-cf510d9c6fe4="
+            f"{ESCO}28cb374e-6261-4133-8371-f9a5470145da=operate forklift",
+            f"{ESCO}51754b8a-3e2c-4cc1-86e6-cf510d9c6fe4="
             "use personal protection equipment",
         ),
     },
@@ -36,19 +37,20 @@ DEMO_ACHIEVEMENTS = (
         "site's hot-work permit and protective-equipment procedures.",
         "achievement_type": "ext:JobTask",
         "skills": (
-            "http://data.europa.eu/esco/skill/60ff3eac-7d4d-4e51-87b8-74c3b5d62498="
+            f"{ESCO}60ff3eac-7d4d-4e51-87b8-74c3b5d62498="
             "perform metal active gas welding",
-            "http://data.europa.eu/esco/skill/86df7af2-f9f3-4c06-a500-7f1fba9e78fe="
+            f"{ESCO}86df7af2-f9f3-4c06-a500-7f1fba9e78fe="
             "follow health and safety procedures in construction",
         ),
     },
     {
         "name": "Provide first aid at work",
         "description": "Gives emergency first aid, including CPR, until professional help arrives.",
-        "criteria": "Completed a 16-hour course and a scenario assessment including CPR on a manikin.",
+        "criteria": "Completed a 16-hour course and a scenario assessment including CPR on "
+        "a manikin.",
         "achievement_type": "Competency",
         "skills": (
-            "http://data.europa.eu/esco/skill/1d21f6ad-340f-45da-a0a3-4e83867f47a6=provide first aid",
+            f"{ESCO}1d21f6ad-340f-45da-a0a3-4e83867f47a6=provide first aid",
         ),
     },
 )
@@ -74,16 +76,22 @@ def ensure_demo(session: Session, kek: MultiFernet, *, public_url: str, now: dat
     ).first()
     if organisation is None:
         organisation = services.create_organisation(
-            session, kek, slug=DEMO_SLUG, name="Northside Skills Centre (demo)",
-            public_url=public_url, now=now, url=public_url,
+            session,
+            kek,
+            slug=DEMO_SLUG,
+            name="Northside Skills Centre (demo)",
+            public_url=public_url,
+            now=now,
+            url=public_url,
         )
     achievements = list(
         session.scalars(
-            select(Achievement).where(Achievement.organisation_id == organisation.id)
+            select(Achievement)
+            .where(Achievement.organisation_id == organisation.id)
             .order_by(Achievement.id)
         )
     )
-    for spec in DEMO_ACHIEVEMENTS[len(achievements):]:
+    for spec in DEMO_ACHIEVEMENTS[len(achievements) :]:
         achievements.append(
             services.create_achievement(session, organisation=organisation, now=now, **spec)  # type: ignore[arg-type]
         )
@@ -91,8 +99,14 @@ def ensure_demo(session: Session, kek: MultiFernet, *, public_url: str, now: dat
     for name, email, index in DEMO_LEARNERS:
         issued.append(
             services.issue_credential(
-                session, kek, organisation=organisation, achievement=achievements[index],
-                name=name, email=email, public_url=public_url, now=now,
+                session,
+                kek,
+                organisation=organisation,
+                achievement=achievements[index],
+                name=name,
+                email=email,
+                public_url=public_url,
+                now=now,
                 idempotency_key=f"demo:{email}",
             )
         )
@@ -102,7 +116,9 @@ def ensure_demo(session: Session, kek: MultiFernet, *, public_url: str, now: dat
 def demo_credentials(session: Session) -> list[IssuedCredential]:
     return list(
         session.scalars(
-            select(IssuedCredential).join(Organisation)
-            .where(Organisation.slug == DEMO_SLUG).order_by(IssuedCredential.id)
+            select(IssuedCredential)
+            .join(Organisation)
+            .where(Organisation.slug == DEMO_SLUG)
+            .order_by(IssuedCredential.id)
         )
     )

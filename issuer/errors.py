@@ -34,4 +34,3 @@ class InvalidRequestError(IssuerError):
 
     code = "invalid-request"
     status = HTTPStatus.UNPROCESSABLE_ENTITY
-

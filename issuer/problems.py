@@ -43,8 +43,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def validation_error(e: ValidationError) -> ProblemResponse:
         return problem(
-            "validation-failed", "the request has invalid fields",
-            int(HTTPStatus.UNPROCESSABLE_ENTITY), errors=e.messages,
+            "validation-failed",
+            "the request has invalid fields",
+            int(HTTPStatus.UNPROCESSABLE_ENTITY),
+            errors=e.messages,
         )
 
     @app.errorhandler(HTTPException)

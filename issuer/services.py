@@ -88,8 +88,13 @@ def create_organisation(
         if session.scalar(select(Organisation.id).where(Organisation.slug == slug)) is not None:
             raise ConflictError(f"a training centre with slug {slug!r} already exists")
         organisation = Organisation(
-            slug=slug, name=name, did="pending", did_method=did_method,
-            jwt_algorithm=jwt_algorithm, url=url, created_at=now,
+            slug=slug,
+            name=name,
+            did="pending",
+            did_method=did_method,
+            jwt_algorithm=jwt_algorithm,
+            url=url,
+            created_at=now,
         )
         session.add(organisation)
         session.flush()
@@ -97,12 +102,19 @@ def create_organisation(
             ring = KeyRing.create_did_key(session, kek, organisation_id=organisation.id, now=now)
         else:
             ring = KeyRing.create_did_web(
-                session, kek, did=did_web(public_url, "orgs", slug),
-                organisation_id=organisation.id, jwt_algorithm=jwt_algorithm, now=now,
+                session,
+                kek,
+                did=did_web(public_url, "orgs", slug),
+                organisation_id=organisation.id,
+                jwt_algorithm=jwt_algorithm,
+                now=now,
             )
         organisation.did = ring.controller
         record_event(
-            session, action="organisation.created", subject=organisation.did, now=now,
+            session,
+            action="organisation.created",
+            subject=organisation.did,
+            now=now,
             organisation_id=organisation.id,
             details={"slug": slug, "did_method": did_method, "jwt_algorithm": jwt_algorithm},
         )
@@ -132,8 +144,12 @@ def rotate_keys(
     with transaction(session):
         new = key_ring(session, kek, organisation).rotate(now=now)
         record_event(
-            session, action="keys.rotated", subject=organisation.did, now=now,
-            organisation_id=organisation.id, details={"new_keys": [k.key_id for k in new]},
+            session,
+            action="keys.rotated",
+            subject=organisation.did,
+            now=now,
+            organisation_id=organisation.id,
+            details={"new_keys": [k.key_id for k in new]},
         )
     return [k.key_id for k in new]
 
@@ -201,8 +217,10 @@ def create_achievement(
             alignments=json.dumps(
                 [
                     {
-                        "targetName": a.target_name, "targetUrl": a.target_url,
-                        "targetFramework": a.target_framework, "targetCode": a.target_code,
+                        "targetName": a.target_name,
+                        "targetUrl": a.target_url,
+                        "targetFramework": a.target_framework,
+                        "targetCode": a.target_code,
                         "targetType": a.target_type,
                     }
                     for a in alignments
@@ -213,8 +231,12 @@ def create_achievement(
         session.add(achievement)
         session.flush()
         record_event(
-            session, action="achievement.created", subject=achievement.public_id, now=now,
-            organisation_id=organisation.id, details={"name": name},
+            session,
+            action="achievement.created",
+            subject=achievement.public_id,
+            now=now,
+            organisation_id=organisation.id,
+            details={"name": name},
         )
     return achievement
 
@@ -227,15 +249,19 @@ def get_achievement(session: Session, organisation: Organisation, public_id: str
         )
     ).first()
     if achievement is None:
-        raise NotFoundError(f"training centre {organisation.slug!r} has no achievement {public_id!r}")
+        raise NotFoundError(
+            f"training centre {organisation.slug!r} has no achievement {public_id!r}"
+        )
     return achievement
 
 
 def achievement_value(achievement: Achievement, public_url: str) -> credentials.Achievement:
     alignments = tuple(
         credentials.Alignment(
-            target_name=a["targetName"], target_url=a["targetUrl"],
-            target_framework=a.get("targetFramework"), target_code=a.get("targetCode"),
+            target_name=a["targetName"],
+            target_url=a["targetUrl"],
+            target_framework=a.get("targetFramework"),
+            target_code=a.get("targetCode"),
             target_type=a.get("targetType"),
         )
         for a in json.loads(achievement.alignments)
@@ -301,10 +327,14 @@ def issue_credential(
             return Issued(existing, verify_url(public_url, existing), created=False)
     valid_from = valid_from or now
     recipient = credentials.Recipient(
-        name=name, email=credentials.normalize_email(email), salt=secrets.token_hex(16),
+        name=name,
+        email=credentials.normalize_email(email),
+        salt=secrets.token_hex(16),
         did=recipient_did,
     )
-    issuer = credentials.IssuerProfile(id=organisation.did, name=organisation.name, url=organisation.url)
+    issuer = credentials.IssuerProfile(
+        id=organisation.did, name=organisation.name, url=organisation.url
+    )
     try:
         with transaction(session):
             ring = key_ring(session, kek, organisation)
@@ -338,8 +368,12 @@ def issue_credential(
             session.add(record)
             session.flush()
             record_event(
-                session, action="credential.issued", subject=record.credential_id, now=now,
-                actor=actor, organisation_id=organisation.id,
+                session,
+                action="credential.issued",
+                subject=record.credential_id,
+                now=now,
+                actor=actor,
+                organisation_id=organisation.id,
                 details={"achievement": achievement.public_id, "public_id": record.public_id},
             )
     except IntegrityError as e:

@@ -45,7 +45,9 @@ def org_did_document(slug: str) -> Response:
 def org_jwks(slug: str) -> Response:
     """A training centre's public keys as a JWK Set."""
     organisation = services.get_organisation(db(), slug)
-    return _json(services.key_ring(db(), _kek(), organisation).public_jwks(), "application/jwk-set+json")
+    return _json(
+        services.key_ring(db(), _kek(), organisation).public_jwks(), "application/jwk-set+json"
+    )
 
 
 @bp.get("/.well-known/did.json")
@@ -66,4 +68,3 @@ def health() -> tuple[Response, HTTPStatus]:
         current_app.logger.error("health check: database unreachable: %s", type(e).__name__)
         return jsonify(status="unavailable", database="unreachable"), HTTPStatus.SERVICE_UNAVAILABLE
     return jsonify(status="ok", database="ok"), HTTPStatus.OK
-

@@ -141,6 +141,8 @@ def decrypt_private_key(kek: MultiFernet, token: bytes) -> PrivateKey:
             "encrypted with"
         ) from e
     key = serialization.load_der_private_key(der, password=None)
-    if not isinstance(key, ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+    if not isinstance(
+        key, ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+    ):
         raise KeyDecryptionError("stored key has an unsupported type")
     return key

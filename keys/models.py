@@ -45,7 +45,9 @@ class SigningKey(Base):
     key_id: Mapped[str] = mapped_column(String(600), unique=True)
     version: Mapped[int] = mapped_column(Integer)
     purpose: Mapped[KeyPurpose] = mapped_column(
-        Enum(KeyPurpose, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+        Enum(
+            KeyPurpose, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+        )
     )
     algorithm: Mapped[str] = mapped_column(String(10))
     state: Mapped[KeyState] = mapped_column(

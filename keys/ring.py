@@ -85,8 +85,14 @@ class KeyRing:
         private_key = generate_private_key("EdDSA")
         did = did_key_from_ed25519(private_key.public_key())  # type: ignore[arg-type]
         ring = cls(session, kek, controller=did, organisation_id=organisation_id)
-        ring._store(private_key, KeyPurpose.BOTH, "EdDSA", version=1, now=now,
-                    key_id=did_key_verification_method(did))
+        ring._store(
+            private_key,
+            KeyPurpose.BOTH,
+            "EdDSA",
+            version=1,
+            now=now,
+            key_id=did_key_verification_method(did),
+        )
         return ring
 
     @classmethod
@@ -107,22 +113,32 @@ class KeyRing:
 
     def _next_fragment(self) -> str:
         count = self._session.scalar(
-            select(func.count()).select_from(SigningKey).where(
-                SigningKey.controller == self.controller
-            )
+            select(func.count())
+            .select_from(SigningKey)
+            .where(SigningKey.controller == self.controller)
         )
         return f"key-{(count or 0) + 1}"
 
     def _generate(self, plan: KeyPlan, *, version: int, now: datetime) -> None:
         for purpose, algorithm in plan.purposes():
             self._store(
-                generate_private_key(algorithm), purpose, algorithm, version=version, now=now,
+                generate_private_key(algorithm),
+                purpose,
+                algorithm,
+                version=version,
+                now=now,
                 key_id=f"{self.controller}#{self._next_fragment()}",
             )
 
     def _store(
-        self, private_key: PrivateKey, purpose: KeyPurpose, algorithm: str, *,
-        version: int, now: datetime, key_id: str,
+        self,
+        private_key: PrivateKey,
+        purpose: KeyPurpose,
+        algorithm: str,
+        *,
+        version: int,
+        now: datetime,
+        key_id: str,
     ) -> None:
         record = SigningKey(
             organisation_id=self.organisation_id,
@@ -147,7 +163,8 @@ class KeyRing:
     def records(self) -> Sequence[SigningKey]:
         """Every key this controller ever had, oldest first."""
         return self._session.scalars(
-            select(SigningKey).where(SigningKey.controller == self.controller)
+            select(SigningKey)
+            .where(SigningKey.controller == self.controller)
             .order_by(SigningKey.id)
         ).all()
 
@@ -158,11 +175,13 @@ class KeyRing:
             KeyNotFoundError: the controller has no active key for that purpose.
         """
         record = self._session.scalars(
-            select(SigningKey).where(
+            select(SigningKey)
+            .where(
                 SigningKey.controller == self.controller,
                 SigningKey.state == KeyState.ACTIVE,
                 SigningKey.purpose.in_([purpose, KeyPurpose.BOTH]),
-            ).order_by(SigningKey.version.desc())
+            )
+            .order_by(SigningKey.version.desc())
         ).first()
         if record is None:
             raise KeyNotFoundError(f"{self.controller} has no active {purpose.value} key")
@@ -179,7 +198,8 @@ class KeyRing:
     def did_document(self) -> dict[str, Any]:
         """The controller's DID document, listing every published key."""
         return did_document(
-            self.controller, [(verification_key(r), json.loads(r.public_jwk)) for r in self.published()]
+            self.controller,
+            [(verification_key(r), json.loads(r.public_jwk)) for r in self.published()],
         )
 
     def public_jwks(self) -> dict[str, Any]:

@@ -38,8 +38,11 @@ class AchievementCreateSchema(InputSchema):
     description = fields.String(required=True, validate=[_long_text, _not_blank])
     criteria = fields.String(required=True, validate=[_long_text, _not_blank])
     achievement_type = fields.String(load_default="Competency", validate=validate.Length(max=64))
-    skills = fields.List(fields.String(validate=validate.Length(max=500)), load_default=list,
-                         validate=validate.Length(max=50))
+    skills = fields.List(
+        fields.String(validate=validate.Length(max=500)),
+        load_default=list,
+        validate=validate.Length(max=50),
+    )
 
 
 class IssueRequestSchema(InputSchema):

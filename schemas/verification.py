@@ -7,7 +7,9 @@ from marshmallow import Schema, fields
 
 class CheckSchema(Schema):
     name = fields.String(required=True)
-    outcome = fields.String(required=True, metadata={"enum": ["passed", "failed", "could not check"]})
+    outcome = fields.String(
+        required=True, metadata={"enum": ["passed", "failed", "could not check"]}
+    )
     message = fields.String(required=True)
     code = fields.String(allow_none=True)
 
@@ -18,8 +20,13 @@ class VerificationResultSchema(Schema):
         required=True,
         metadata={
             "enum": [
-                "valid", "revoked", "expired", "not yet valid", "invalid",
-                "issuer not recognised", "could not check",
+                "valid",
+                "revoked",
+                "expired",
+                "not yet valid",
+                "invalid",
+                "issuer not recognised",
+                "could not check",
             ]
         },
     )

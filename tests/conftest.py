@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
-from flask.testing import FlaskCliRunner, FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker

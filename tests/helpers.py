@@ -24,7 +24,9 @@ ISSUER_DID = "did:web:tessera.test:orgs:northside"
 WELDING_SKILL = "http://data.europa.eu/esco/skill/60ff3eac-7d4d-4e51-87b8-74c3b5d62498"
 
 
-def make_signer(algorithm: str = "EdDSA", *, did: str = ISSUER_DID, fragment: str | None = None) -> LocalSigner:
+def make_signer(
+    algorithm: str = "EdDSA", *, did: str = ISSUER_DID, fragment: str | None = None
+) -> LocalSigner:
     """A fresh key that signs as ``did#fragment`` (a did:key names itself)."""
     private_key = generate_private_key(algorithm)
     if did == "did:key":
@@ -75,15 +77,19 @@ def make_credential(*, issuer_did: str = ISSUER_DID, **overrides: Any) -> dict[s
 
 
 def signed_json(signer: LocalSigner, credential: dict[str, Any] | None = None) -> dict[str, Any]:
-    credential = credential if credential is not None else make_credential(
-        issuer_did=signer.verification_method.partition("#")[0]
+    credential = (
+        credential
+        if credential is not None
+        else make_credential(issuer_did=signer.verification_method.partition("#")[0])
     )
     return data_integrity.add_proof(credential, signer, created=NOW)
 
 
 def signed_jwt(signer: LocalSigner, credential: dict[str, Any] | None = None) -> str:
-    credential = credential if credential is not None else make_credential(
-        issuer_did=signer.verification_method.partition("#")[0]
+    credential = (
+        credential
+        if credential is not None
+        else make_credential(issuer_did=signer.verification_method.partition("#")[0])
     )
     return jwt_vc.encode_vc_jwt(credential, signer)
 

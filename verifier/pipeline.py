@@ -135,7 +135,9 @@ def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str,
     """Return ("jwt", token) or ("json", object). Raises CredentialError with a reason."""
     if isinstance(data, Mapping):
         if not _depth_ok(data, MAX_JSON_DEPTH):
-            raise MalformedCredentialError(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+            raise MalformedCredentialError(
+                f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels"
+            )
         obj: Any = dict(data)
     else:
         raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
@@ -165,14 +167,16 @@ def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str,
                 f"the JSON is malformed: {e.msg} at line {e.lineno}, column {e.colno}"
             ) from e
         if not _depth_ok(obj, MAX_JSON_DEPTH):
-            raise MalformedCredentialError(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels")
+            raise MalformedCredentialError(
+                f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels"
+            )
     if not isinstance(obj, dict):
         raise MalformedCredentialError("a credential must be a JSON object")
     # VC 2.0 EnvelopedVerifiableCredential: a JWT carried in a data: URL.
     if obj.get("type") == "EnvelopedVerifiableCredential" and isinstance(obj.get("id"), str):
         for prefix in _ENVELOPED_PREFIXES:
-            if obj["id"].startswith(prefix) and _COMPACT_JWS.match(obj["id"][len(prefix):]):
-                return "jwt", obj["id"][len(prefix):]
+            if obj["id"].startswith(prefix) and _COMPACT_JWS.match(obj["id"][len(prefix) :]):
+                return "jwt", obj["id"][len(prefix) :]
         raise MalformedCredentialError("the enveloped credential does not carry a VC-JWT")
     return "json", obj
 
@@ -187,9 +191,7 @@ def _check_shape(credential: Mapping[str, Any]) -> None:
         raise MalformedCredentialError("the credential has no credentialSubject")
 
 
-def _verify_embedded(
-    run: _Run, credential: dict[str, Any], resolver: KeyResolver
-) -> None:
+def _verify_embedded(run: _Run, credential: dict[str, Any], resolver: KeyResolver) -> None:
     proofs = data_integrity.embedded_proofs(credential)
     if not proofs:
         run.failed("proof", "the credential carries no proof", "no-proof")
@@ -212,18 +214,27 @@ def _verify_embedded(
         except CredentialError as e:
             run.failed("proof", f"Data Integrity proof: {e}", e.code)
         else:
-            run.passed("proof", f"Data Integrity proof ({proof.get('cryptosuite')}) verified "
-                                f"with {method}")
+            run.passed(
+                "proof", f"Data Integrity proof ({proof.get('cryptosuite')}) verified with {method}"
+            )
 
 
 def _check_dates(run: _Run, credential: Mapping[str, Any], now: datetime) -> None:
     try:
         valid_from = next(
-            (parse_datetime(credential[f], f) for f in ("validFrom", "issuanceDate") if f in credential),
+            (
+                parse_datetime(credential[f], f)
+                for f in ("validFrom", "issuanceDate")
+                if f in credential
+            ),
             None,
         )
         valid_until = next(
-            (parse_datetime(credential[f], f) for f in ("validUntil", "expirationDate") if f in credential),
+            (
+                parse_datetime(credential[f], f)
+                for f in ("validUntil", "expirationDate")
+                if f in credential
+            ),
             None,
         )
     except CredentialError as e:
@@ -234,8 +245,14 @@ def _check_dates(run: _Run, credential: Mapping[str, Any], now: datetime) -> Non
     elif valid_until is not None and now >= valid_until:
         run.failed("dates", f"expired on {valid_until.isoformat()}", "expired")
     else:
-        run.passed("dates", "within its validity period" if valid_until else "valid from "
-                   + (valid_from.isoformat() if valid_from else "issue") + ", no expiry")
+        run.passed(
+            "dates",
+            "within its validity period"
+            if valid_until
+            else "valid from "
+            + (valid_from.isoformat() if valid_from else "issue")
+            + ", no expiry",
+        )
 
 
 def verify_credential(
@@ -271,8 +288,11 @@ def verify_credential(
             run.failed("proof", f"VC-JWT: {e}", e.code)
             return run.result(None, form)
         credential = decoded.credential
-        run.passed("proof", f"VC-JWT signature ({decoded.key.algorithm}) verified with "
-                            f"{decoded.key.id}; its claims match the credential")
+        run.passed(
+            "proof",
+            f"VC-JWT signature ({decoded.key.algorithm}) verified with "
+            f"{decoded.key.id}; its claims match the credential",
+        )
     else:
         credential = parsed
         try:
@@ -301,6 +321,9 @@ def verify_credential(
     if issuer in trusted_issuers:
         run.passed("issuer", f"{issuer} is a recognised issuer")
     else:
-        run.failed("issuer", f"{issuer} is not on this verifier's list of recognised issuers",
-                   "issuer-not-recognised")
+        run.failed(
+            "issuer",
+            f"{issuer} is not on this verifier's list of recognised issuers",
+            "issuer-not-recognised",
+        )
     return run.result(credential, form)

@@ -35,7 +35,9 @@ class DidKeyResolver:
         did, public_key = resolve_did_key(key_id)
         return VerificationKey(
             id=key_id if "#" in key_id else f"{did}#{did.removeprefix('did:key:')}",
-            controller=did, algorithm="EdDSA", public_key=public_key,
+            controller=did,
+            algorithm="EdDSA",
+            public_key=public_key,
         )
 
 
@@ -47,9 +49,12 @@ class InstanceKeyResolver:
 
     def knows(self, key_id: str) -> bool:
         controller = key_id.partition("#")[0]
-        return self._session.scalar(
-            select(SigningKey.id).where(SigningKey.controller == controller).limit(1)
-        ) is not None
+        return (
+            self._session.scalar(
+                select(SigningKey.id).where(SigningKey.controller == controller).limit(1)
+            )
+            is not None
+        )
 
     def resolve(self, key_id: str) -> VerificationKey:
         record = self._session.scalars(
@@ -57,10 +62,10 @@ class InstanceKeyResolver:
         ).first()
         if record is None:
             if self.knows(key_id):
-                raise InvalidProofError(
-                    f"{key_id.partition('#')[0]} publishes no key {key_id!r}"
-                )
-            raise UnresolvableKeyError(f"the keys of {key_id.partition('#')[0]!r} are not known here")
+                raise InvalidProofError(f"{key_id.partition('#')[0]} publishes no key {key_id!r}")
+            raise UnresolvableKeyError(
+                f"the keys of {key_id.partition('#')[0]!r} are not known here"
+            )
         if record.state == KeyState.COMPROMISED:
             raise InvalidProofError(f"key {key_id} was reported compromised by its issuer")
         return verification_key(record)

@@ -263,4 +263,3 @@ def check_claims(claims: Mapping[str, Any], credential: Mapping[str, Any], shape
         raise ClaimMismatchError("the JWT exp claim is not the credential's validUntil")
     if shape == "ob3" and valid_until is not None and "exp" not in claims:
         raise ClaimMismatchError("the credential has validUntil but the JWT has no exp claim")
-

@@ -31,16 +31,28 @@ def centre(db, kek, now):
 @pytest.fixture
 def welding(db, centre, now):
     return services.create_achievement(
-        db, organisation=centre, name="Perform MAG welding", description="Welds steel.",
-        criteria="Passed bend tests.", achievement_type="ext:JobTask",
-        skills=[f"{WELDING_SKILL}=perform metal active gas welding"], now=now,
+        db,
+        organisation=centre,
+        name="Perform MAG welding",
+        description="Welds steel.",
+        criteria="Passed bend tests.",
+        achievement_type="ext:JobTask",
+        skills=[f"{WELDING_SKILL}=perform metal active gas welding"],
+        now=now,
     )
 
 
 def _issue(db, kek, centre, welding, now, **kwargs):
     return services.issue_credential(
-        db, kek, organisation=centre, achievement=welding, name="Amina Haddad",
-        email="Amina@Example.org ", public_url=PUBLIC_URL, now=now, **kwargs,
+        db,
+        kek,
+        organisation=centre,
+        achievement=welding,
+        name="Amina Haddad",
+        email="Amina@Example.org ",
+        public_url=PUBLIC_URL,
+        now=now,
+        **kwargs,
     )
 
 
@@ -68,8 +80,9 @@ def test_private_keys_are_stored_encrypted(db, centre):
 def test_duplicate_slug_is_a_conflict_and_writes_nothing(db, kek, centre, now):
     before = _count(db, Organisation), _count(db, SigningKey)
     with pytest.raises(ConflictError, match="already exists"):
-        services.create_organisation(db, kek, slug="northside", name="Again",
-                                     public_url=PUBLIC_URL, now=now)
+        services.create_organisation(
+            db, kek, slug="northside", name="Again", public_url=PUBLIC_URL, now=now
+        )
     assert (_count(db, Organisation), _count(db, SigningKey)) == before
 
 
@@ -82,17 +95,40 @@ def test_bad_slugs_are_refused(db, kek, now, slug):
 
 def test_did_key_centre_needs_eddsa(db, kek, now):
     with pytest.raises(InvalidRequestError, match="EdDSA"):
-        services.create_organisation(db, kek, slug="k", name="K", public_url=PUBLIC_URL, now=now,
-                                     did_method="key", jwt_algorithm="RS256")
-    centre = services.create_organisation(db, kek, slug="k", name="K", public_url=PUBLIC_URL,
-                                          now=now, did_method="key", jwt_algorithm="EdDSA")
+        services.create_organisation(
+            db,
+            kek,
+            slug="k",
+            name="K",
+            public_url=PUBLIC_URL,
+            now=now,
+            did_method="key",
+            jwt_algorithm="RS256",
+        )
+    centre = services.create_organisation(
+        db,
+        kek,
+        slug="k",
+        name="K",
+        public_url=PUBLIC_URL,
+        now=now,
+        did_method="key",
+        jwt_algorithm="EdDSA",
+    )
     assert centre.did.startswith("did:key:z6Mk")
 
 
 def test_unknown_skill_uri_is_refused(db, centre, now):
     with pytest.raises(InvalidRequestError, match="not an ESCO skill URI"):
-        services.create_achievement(db, organisation=centre, name="N", description="D",
-                                    criteria="C", skills=["https://evil.example/skill"], now=now)
+        services.create_achievement(
+            db,
+            organisation=centre,
+            name="N",
+            description="D",
+            criteria="C",
+            skills=["https://evil.example/skill"],
+            now=now,
+        )
 
 
 def test_issued_credential_has_both_proofs_and_verifies(db, kek, centre, welding, now):
@@ -107,8 +143,9 @@ def test_issued_credential_has_both_proofs_and_verifies(db, kek, centre, welding
     header = jwt_vc.read_unverified_header(issued.record.jwt)
     assert header == {"alg": "RS256", "kid": f"{centre.did}#key-2", "typ": "JWT"}
     for form in (issued.record.document, issued.record.jwt):
-        result = verify_credential(form, resolver=instance_resolver(db), now=now,
-                                   trusted_issuers={centre.did})
+        result = verify_credential(
+            form, resolver=instance_resolver(db), now=now, trusted_issuers={centre.did}
+        )
         assert result.verdict == Verdict.VALID, result.checks
 
 
@@ -121,8 +158,9 @@ def test_idempotency_key_returns_the_first_credential(db, kek, centre, welding, 
 
 
 def test_achievement_of_another_centre_is_not_found(db, kek, welding, now):
-    other = services.create_organisation(db, kek, slug="other", name="Other",
-                                         public_url=PUBLIC_URL, now=now)
+    other = services.create_organisation(
+        db, kek, slug="other", name="Other", public_url=PUBLIC_URL, now=now
+    )
     with pytest.raises(NotFoundError):
         services.get_achievement(db, other, welding.public_id)
 
@@ -145,8 +183,9 @@ def test_rotation_keeps_old_credentials_valid(db, kek, centre, welding, now):
     assert json.loads(new.record.document)["proof"][0]["verificationMethod"].endswith("#key-3")
     for record in (old.record, new.record):
         for form in (record.document, record.jwt):
-            result = verify_credential(form, resolver=instance_resolver(db), now=now,
-                                       trusted_issuers={centre.did})
+            result = verify_credential(
+                form, resolver=instance_resolver(db), now=now, trusted_issuers={centre.did}
+            )
             assert result.verdict == Verdict.VALID
 
 
