@@ -239,6 +239,15 @@ def keys_rotate(org_slug: str) -> None:
         click.echo(f"New active key: {key_id}")
 
 
+@keys_group.command("rewrap")
+@with_appcontext
+@_friendly
+def keys_rewrap() -> None:
+    """Re-encrypt every private key under the first TESSERA_KEK (after adding a new one)."""
+    count = services.rewrap_keys(db(), _config()["KEK_FERNET"], now=utcnow())
+    click.echo(f"Re-encrypted {count} signing keys under the first key-encryption key.")
+
+
 @keys_group.command("export-jwks")
 @click.option("--org", "org_slug", required=True)
 @with_appcontext

@@ -25,8 +25,7 @@ DEMO_ACHIEVEMENTS = (
         "achievement_type": "ext:JobTask",
         "skills": (
             f"{ESCO}28cb374e-6261-4133-8371-f9a5470145da=operate forklift",
-            f"{ESCO}51754b8a-3e2c-4cc1-86e6-cf510d9c6fe4="
-            "use personal protection equipment",
+            f"{ESCO}51754b8a-3e2c-4cc1-86e6-cf510d9c6fe4=use personal protection equipment",
         ),
     },
     {
@@ -37,8 +36,7 @@ DEMO_ACHIEVEMENTS = (
         "site's hot-work permit and protective-equipment procedures.",
         "achievement_type": "ext:JobTask",
         "skills": (
-            f"{ESCO}60ff3eac-7d4d-4e51-87b8-74c3b5d62498="
-            "perform metal active gas welding",
+            f"{ESCO}60ff3eac-7d4d-4e51-87b8-74c3b5d62498=perform metal active gas welding",
             f"{ESCO}86df7af2-f9f3-4c06-a500-7f1fba9e78fe="
             "follow health and safety procedures in construction",
         ),
@@ -49,9 +47,7 @@ DEMO_ACHIEVEMENTS = (
         "criteria": "Completed a 16-hour course and a scenario assessment including CPR on "
         "a manikin.",
         "achievement_type": "Competency",
-        "skills": (
-            f"{ESCO}1d21f6ad-340f-45da-a0a3-4e83867f47a6=provide first aid",
-        ),
+        "skills": (f"{ESCO}1d21f6ad-340f-45da-a0a3-4e83867f47a6=provide first aid",),
     },
 )
 

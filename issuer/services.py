@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography.fernet import MultiFernet
+from cryptography.fernet import InvalidToken, MultiFernet
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 import credentials
 from credentials.openbadges import build_credential, is_valid_achievement_type
 from credentials.proofs import data_integrity, jwt_vc
-from keys import KeyPurpose, KeyRing, did_web
+from keys import KeyDecryptionError, KeyPurpose, KeyRing, SigningKey, did_web
 
 from .audit import record_event
 from .errors import ConflictError, InvalidRequestError, NotFoundError
@@ -152,6 +152,31 @@ def rotate_keys(
             details={"new_keys": [k.key_id for k in new]},
         )
     return [k.key_id for k in new]
+
+
+def rewrap_keys(session: Session, kek: MultiFernet, *, now: datetime) -> int:
+    """Re-encrypt every stored private key under the first key-encryption key.
+
+    Returns the number of keys re-encrypted. All or nothing: one key that no configured KEK
+    opens leaves every key as it was.
+    """
+    with transaction(session):
+        records = session.scalars(select(SigningKey)).all()
+        for record in records:
+            try:
+                record.encrypted_private_key = kek.rotate(record.encrypted_private_key)
+            except InvalidToken as e:
+                raise KeyDecryptionError(
+                    f"key {record.key_id} cannot be decrypted with any configured KEK"
+                ) from e
+        record_event(
+            session,
+            action="keys.rewrapped",
+            subject="instance",
+            now=now,
+            details={"count": len(records)},
+        )
+    return len(records)
 
 
 def ensure_instance_keys(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from credentials import validate_open_badge
@@ -13,7 +14,8 @@ from issuer import services
 from issuer.audit import verify_chain
 from issuer.errors import ConflictError, InvalidRequestError, NotFoundError
 from issuer.models import AuditEvent, IssuedCredential, Organisation
-from keys import KeyState, SigningKey
+from keys import KeyDecryptionError, KeyState, SigningKey, load_kek
+from keys.crypto import decrypt_private_key
 from verifier import Verdict, verify_credential
 from verifier.resolvers import instance_resolver
 
@@ -198,3 +200,26 @@ def test_every_change_is_in_an_intact_audit_chain(db, kek, centre, welding, now)
     event.subject = "tampered"
     db.flush()
     assert verify_chain(db) == (2, event.id)
+
+
+def test_rewrap_moves_every_key_to_the_new_kek(app, db, centre, welding, now):
+    new_key = Fernet.generate_key().decode()
+    both = load_kek(f"{new_key},{app.config['KEK']}")  # new KEK first, old one still accepted
+    assert services.rewrap_keys(db, both, now=now) == 2
+    only_new = load_kek(new_key)
+    for record in db.scalars(select(SigningKey)):
+        decrypt_private_key(only_new, record.encrypted_private_key)
+    issued = _issue(db, only_new, centre, welding, now)
+    assert issued.created
+
+
+def test_rewrap_with_a_kek_that_opens_nothing_changes_nothing(db, centre, now):
+    before = [
+        r.encrypted_private_key for r in db.scalars(select(SigningKey).order_by(SigningKey.id))
+    ]
+    with pytest.raises(KeyDecryptionError):
+        services.rewrap_keys(db, load_kek(Fernet.generate_key().decode()), now=now)
+    after = [
+        r.encrypted_private_key for r in db.scalars(select(SigningKey).order_by(SigningKey.id))
+    ]
+    assert after == before
