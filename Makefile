@@ -20,11 +20,12 @@ run: $(STAMP)
 	$(BIN)/tessera demo
 	$(BIN)/tessera serve --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
 
-test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: $(STAMP) lint
+	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

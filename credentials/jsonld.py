@@ -198,4 +198,4 @@ def canonicalize(
         raise UndefinedTermError(
             f"the credential uses terms that none of its contexts defines: {', '.join(terms)}"
         )
-    return nquads
+    return str(nquads)

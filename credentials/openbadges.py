@@ -133,5 +133,5 @@ def issuer_id(credential: dict[str, Any]) -> str:
     if isinstance(issuer, str):
         return issuer
     if isinstance(issuer, dict) and isinstance(issuer.get("id"), str):
-        return issuer["id"]
+        return str(issuer["id"])
     return ""

@@ -149,7 +149,7 @@ class KeyRing:
             algorithm=algorithm,
             state=KeyState.ACTIVE,
             public_jwk=json.dumps(
-                public_jwk(private_key.public_key(), kid=key_id, algorithm=algorithm)  # type: ignore[arg-type]
+                public_jwk(private_key.public_key(), kid=key_id, algorithm=algorithm)
             ),
             encrypted_private_key=encrypt_private_key(self._kek, private_key),
             created_at=now,
