@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import credentials
+from credentials.dates import format_datetime
 from credentials.openbadges import build_credential, is_valid_achievement_type
 from credentials.proofs import data_integrity, jwt_vc
 from keys import KeyDecryptionError, KeyPurpose, KeyRing, SigningKey, did_web
@@ -351,6 +352,11 @@ def issue_credential(
         if existing is not None:
             return Issued(existing, verify_url(public_url, existing), created=False)
     valid_from = valid_from or now
+    if valid_until is not None and valid_until <= valid_from:
+        raise InvalidRequestError(
+            f"valid until ({format_datetime(valid_until)}) must be later than valid from "
+            f"({format_datetime(valid_from)})"
+        )
     recipient = credentials.Recipient(
         name=name,
         email=credentials.normalize_email(email),

@@ -167,10 +167,17 @@ def test_achievement_of_another_centre_is_not_found(db, kek, welding, now):
         services.get_achievement(db, other, welding.public_id)
 
 
-def test_failure_while_issuing_leaves_nothing_behind(db, kek, centre, welding, now):
+def test_expiry_before_the_start_is_refused(db, kek, centre, welding, now):
     before = _count(db, IssuedCredential), _count(db, AuditEvent)
-    with pytest.raises(ValueError, match="later than validFrom"):
+    with pytest.raises(InvalidRequestError, match="must be later than valid from"):
         _issue(db, kek, centre, welding, now, valid_until=now)
+    assert (_count(db, IssuedCredential), _count(db, AuditEvent)) == before
+
+
+def test_failure_while_signing_leaves_nothing_behind(db, centre, welding, now):
+    before = _count(db, IssuedCredential), _count(db, AuditEvent)
+    with pytest.raises(KeyDecryptionError, match="TESSERA_KEK"):
+        _issue(db, load_kek(Fernet.generate_key().decode()), centre, welding, now)
     assert (_count(db, IssuedCredential), _count(db, AuditEvent)) == before
 
 
