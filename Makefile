@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
 
 .PHONY: run test install lint clean
 
@@ -15,10 +17,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo's DIDs and links are built from the public URL, so it follows the port.
+run: export TESSERA_PUBLIC_URL ?= http://localhost:$(PORT)
 run: $(STAMP)
 	$(BIN)/tessera init
 	$(BIN)/tessera demo
-	$(BIN)/tessera serve --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
+	$(BIN)/tessera serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
