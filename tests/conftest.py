@@ -21,11 +21,11 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from issuer import migrate
+from issuer import migrate, services
 from issuer.app import create_app
 from issuer.db import make_engine
 
-from .helpers import NOW
+from .helpers import NOW, WELDING_SKILL
 
 PUBLIC_URL = "https://tessera.test"
 
@@ -125,6 +125,24 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def centre(db: Session, kek, now: datetime):  # type: ignore[no-untyped-def]
+    """A did:web training centre (RS256 JWTs) on this instance."""
+    return services.create_organisation(
+        db, kek, slug="northside", name="Northside Skills Centre", public_url=PUBLIC_URL, now=now
+    )
+
+
+@pytest.fixture
+def welding(db: Session, centre, now: datetime):  # type: ignore[no-untyped-def]
+    """A job-task achievement of ``centre`` aligned to an ESCO skill."""
+    return services.create_achievement(
+        db, organisation=centre, name="Perform MAG welding", description="Welds steel.",
+        criteria="Passed bend tests.", achievement_type="ext:JobTask",
+        skills=[f"{WELDING_SKILL}=perform metal active gas welding"], now=now,
+    )
 
 
 @pytest.fixture

@@ -23,27 +23,6 @@ from ..conftest import PUBLIC_URL
 from ..helpers import WELDING_SKILL
 
 
-@pytest.fixture
-def centre(db, kek, now):
-    return services.create_organisation(
-        db, kek, slug="northside", name="Northside Skills Centre", public_url=PUBLIC_URL, now=now
-    )
-
-
-@pytest.fixture
-def welding(db, centre, now):
-    return services.create_achievement(
-        db,
-        organisation=centre,
-        name="Perform MAG welding",
-        description="Welds steel.",
-        criteria="Passed bend tests.",
-        achievement_type="ext:JobTask",
-        skills=[f"{WELDING_SKILL}=perform metal active gas welding"],
-        now=now,
-    )
-
-
 def _issue(db, kek, centre, welding, now, **kwargs):
     return services.issue_credential(
         db,

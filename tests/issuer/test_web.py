@@ -12,13 +12,6 @@ from ..conftest import PUBLIC_URL
 
 
 @pytest.fixture
-def centre(db, kek, now):
-    return services.create_organisation(
-        db, kek, slug="northside", name="Northside Skills Centre", public_url=PUBLIC_URL, now=now
-    )
-
-
-@pytest.fixture
 def did_key_centre(db, kek, now):
     return services.create_organisation(
         db, kek, slug="keyside", name="Keyside Academy", public_url=PUBLIC_URL, now=now,

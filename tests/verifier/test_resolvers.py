@@ -10,15 +10,7 @@ from keys import KeyState
 from verifier import Verdict, verify_credential
 from verifier.resolvers import InstanceKeyResolver, instance_resolver
 
-from ..conftest import PUBLIC_URL
 from ..helpers import make_signer, signed_json
-
-
-@pytest.fixture
-def centre(db, kek, now):
-    return services.create_organisation(
-        db, kek, slug="northside", name="Northside", public_url=PUBLIC_URL, now=now
-    )
 
 
 def test_resolves_a_published_key_of_our_own_centre(db, centre):
