@@ -93,3 +93,9 @@ class SchemaValidationError(CredentialError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems = problems or []
+
+
+class StatusUnavailableError(CredentialError):
+    """The credential's status list could not be obtained or trusted: status unknown."""
+
+    code = "status-unavailable"

@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from credentials.dates import format_datetime
@@ -15,6 +15,7 @@ from credentials.dates import format_datetime
 from .models import AuditEvent
 
 GENESIS = "0" * 64
+AUDIT_CHAIN_LOCK = 0x7E55E8A  # an arbitrary, fixed advisory-lock key for the chain's head
 
 
 def _event_hash(previous_hash: str, event: AuditEvent) -> str:
@@ -45,6 +46,10 @@ def record_event(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append an event to the chain (flushes; the caller commits with its change)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Writers queue here for the chain's head rather than fork it and retry; the lock is
+        # released when the transaction ends. (SQLite already lets one writer in at a time.)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK})
     last = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).first()
     previous_hash = last.hash if last else GENESIS
     event = AuditEvent(

@@ -25,9 +25,8 @@ from schemas import (
     VerificationResultSchema,
 )
 from verifier import DidKeyResolver, Outcome, Verdict, VerificationResult, verify_credential
-from verifier.resolvers import instance_resolver
 
-from . import demo, migrate, services
+from . import demo, migrate, services, verification
 from .app import create_app
 from .audit import verify_chain
 from .clock import utcnow
@@ -365,6 +364,22 @@ def issue_command(
         click.echo(f"  file:       {f}")
 
 
+@cli.command("revoke")
+@click.argument("credential_id")
+@click.option("--reason", required=True, help="Why, in words the holder and employers will see.")
+@with_appcontext
+@_friendly
+def revoke_command(credential_id: str, reason: str) -> None:
+    """Revoke a credential for good (CREDENTIAL_ID as `tessera issue --json` printed it)."""
+    record = services.get_credential(db(), credential_id)
+    services.revoke_credential(db(), record, reason=reason, now=utcnow())
+    ttl = _config()["STATUS_LIST_TTL"]
+    click.echo(
+        f"Revoked {record.credential_id} ({record.recipient_name}: {record.achievement.name})."
+    )
+    click.echo(f"Verifiers here see it now; the published status list within {ttl} seconds.")
+
+
 # -- verifying -----------------------------------------------------------------------------
 
 _MARKS = {Outcome.PASSED: "ok  ", Outcome.FAILED: "FAIL", Outcome.COULD_NOT_CHECK: "??  "}
@@ -432,14 +447,7 @@ def verify_command(info: ScriptInfo, file: str, as_json: bool) -> None:
     ):
         app = info.load_app()
         with app.app_context():
-            limit = app.config["MAX_CREDENTIAL_BYTES"]
-            result = verify_credential(
-                _read_input(file, limit),
-                resolver=instance_resolver(db()),
-                now=now,
-                trusted_issuers=_trusted(app),
-                max_bytes=limit,
-            )
+            result = verification.verify(_read_input(file, app.config["MAX_CREDENTIAL_BYTES"]))
     else:
         # No instance here: verify from public data only (did:key works fully offline).
         result = verify_credential(
@@ -450,10 +458,6 @@ def verify_command(info: ScriptInfo, file: str, as_json: bool) -> None:
     else:
         click.echo(_render(result))
     sys.exit(0 if result.verdict == Verdict.VALID else 1)
-
-
-def _trusted(app: Flask) -> set[str]:
-    return {o.did for o in services.list_organisations(db())} | set(app.config["TRUSTED_ISSUERS"])
 
 
 # -- audit and serving ---------------------------------------------------------------------

@@ -40,6 +40,9 @@ def defaults(instance: Path) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "MAX_CREDENTIAL_BYTES": 2 * 1024 * 1024,
         "TRUSTED_ISSUERS": [],
+        # Freshness bound of published status lists (seconds): a revocation reaches verifiers
+        # that cache lists as told within this time.
+        "STATUS_LIST_TTL": 300,
         "SECRET_KEY": None,
         "KEK": None,
     }
@@ -93,6 +96,9 @@ def finalize(config: dict[str, Any]) -> None:
     if production and public.scheme != "https":
         raise ConfigurationError("TESSERA_PUBLIC_URL must use https in production")
     config["PUBLIC_URL"] = str(config["PUBLIC_URL"]).rstrip("/")
+    ttl = config.get("STATUS_LIST_TTL")
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not 10 <= ttl <= 86_400:
+        raise ConfigurationError("TESSERA_STATUS_LIST_TTL must be a number of seconds, 10 to 86400")
     trusted = config.get("TRUSTED_ISSUERS") or []
     if isinstance(trusted, str):
         trusted = [t.strip() for t in trusted.split(",") if t.strip()]

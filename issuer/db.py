@@ -15,6 +15,8 @@ import issuer.models  # noqa: F401
 import keys.models  # noqa: F401
 from credentials.db import Base
 
+from .unit_of_work import WRITE_OPTION
+
 metadata = Base.metadata
 
 
@@ -33,7 +35,9 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # Writers start as writers (see issuer/unit_of_work.py); readers stay deferred.
+    immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:

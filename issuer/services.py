@@ -11,14 +11,13 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.fernet import InvalidToken, MultiFernet
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 import credentials
@@ -27,26 +26,17 @@ from credentials.openbadges import build_credential, is_valid_achievement_type
 from credentials.proofs import data_integrity, jwt_vc
 from keys import KeyDecryptionError, KeyPurpose, KeyRing, SigningKey, did_web
 
+from . import status
 from .audit import record_event
 from .errors import ConflictError, InvalidRequestError, NotFoundError
 from .models import Achievement, IssuedCredential, Organisation
+from .unit_of_work import MAX_ATTEMPTS, retryable, transaction
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 ESCO_SKILL_PATTERN = re.compile(
     r"^https?://data\.europa\.eu/esco/skill/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
     r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
-
-
-@contextmanager
-def transaction(session: Session) -> Iterator[Session]:
-    """Commit on success, roll back on any exception (and re-raise it)."""
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 # -- organisations ------------------------------------------------------------------------
@@ -342,15 +332,6 @@ def issue_credential(
     """
     if achievement.organisation_id != organisation.id:
         raise NotFoundError("that achievement does not belong to this training centre")
-    if idempotency_key is not None:
-        existing = session.scalars(
-            select(IssuedCredential).where(
-                IssuedCredential.organisation_id == organisation.id,
-                IssuedCredential.idempotency_key == idempotency_key,
-            )
-        ).first()
-        if existing is not None:
-            return Issued(existing, verify_url(public_url, existing), created=False)
     valid_from = valid_from or now
     if valid_until is not None and valid_until <= valid_from:
         raise InvalidRequestError(
@@ -366,61 +347,126 @@ def issue_credential(
     issuer = credentials.IssuerProfile(
         id=organisation.did, name=organisation.name, url=organisation.url
     )
-    try:
-        with transaction(session):
-            ring = key_ring(session, kek, organisation)
-            unsigned = build_credential(
-                credential_id=f"urn:uuid:{uuid.uuid4()}",
-                issuer=issuer,
-                achievement=achievement_value(achievement, public_url),
-                recipient=recipient,
-                valid_from=valid_from,
-                valid_until=valid_until,
-            )
-            document = data_integrity.add_proof(
-                unsigned, ring.active(KeyPurpose.DATA_INTEGRITY), created=now
-            )
-            token = jwt_vc.encode_vc_jwt(unsigned, ring.active(KeyPurpose.JWT))
-            record = IssuedCredential(
-                public_id=secrets.token_urlsafe(16),
-                credential_id=unsigned["id"],
-                organisation_id=organisation.id,
-                achievement_id=achievement.id,
-                recipient_name=name,
-                recipient_email=recipient.email,
-                identity_hash=recipient.identity_hash,
-                document=json.dumps(document, ensure_ascii=False),
-                jwt=token,
-                valid_from=valid_from,
-                valid_until=valid_until,
-                issued_at=now,
-                idempotency_key=idempotency_key,
-            )
-            session.add(record)
-            session.flush()
-            record_event(
-                session,
-                action="credential.issued",
-                subject=record.credential_id,
-                now=now,
-                actor=actor,
-                organisation_id=organisation.id,
-                details={"achievement": achievement.public_id, "public_id": record.public_id},
-            )
-    except IntegrityError as e:
-        if idempotency_key is None:
-            raise
-        # A concurrent request with the same key won the race: return its result.
-        existing = session.scalars(
-            select(IssuedCredential).where(
-                IssuedCredential.organisation_id == organisation.id,
-                IssuedCredential.idempotency_key == idempotency_key,
-            )
-        ).first()
-        if existing is None:
-            raise ConflictError("the credential could not be stored; try again") from e
-        return Issued(existing, verify_url(public_url, existing), created=False)
-    return Issued(record, verify_url(public_url, record), created=True)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        if idempotency_key is not None:
+            existing = _by_idempotency_key(session, organisation, idempotency_key)
+            if existing is not None:
+                return Issued(existing, verify_url(public_url, existing), created=False)
+        try:
+            with transaction(session):
+                allocation = status.allocate(session, organisation, public_url=public_url, now=now)
+                ring = key_ring(session, kek, organisation)
+                unsigned = build_credential(
+                    credential_id=f"urn:uuid:{uuid.uuid4()}",
+                    issuer=issuer,
+                    achievement=achievement_value(achievement, public_url),
+                    recipient=recipient,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    credential_status=allocation.entry,
+                )
+                document = data_integrity.add_proof(
+                    unsigned, ring.active(KeyPurpose.DATA_INTEGRITY), created=now
+                )
+                token = jwt_vc.encode_vc_jwt(unsigned, ring.active(KeyPurpose.JWT))
+                record = IssuedCredential(
+                    public_id=secrets.token_urlsafe(16),
+                    credential_id=unsigned["id"],
+                    organisation_id=organisation.id,
+                    achievement_id=achievement.id,
+                    recipient_name=name,
+                    recipient_email=recipient.email,
+                    identity_hash=recipient.identity_hash,
+                    document=json.dumps(document, ensure_ascii=False),
+                    jwt=token,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    issued_at=now,
+                    idempotency_key=idempotency_key,
+                    status_list_id=allocation.status_list.id,
+                    status_index=allocation.index,
+                )
+                session.add(record)
+                session.flush()
+                record_event(
+                    session,
+                    action="credential.issued",
+                    subject=record.credential_id,
+                    now=now,
+                    actor=actor,
+                    organisation_id=organisation.id,
+                    details={"achievement": achievement.public_id, "public_id": record.public_id},
+                )
+        except DBAPIError as e:
+            # A concurrent issuer took the same status index, list sequence or audit
+            # position, or the same idempotency key: start again (a key's winner is then
+            # found above). Signing is deterministic and cheap, so a retry costs little.
+            if not retryable(e) or attempt == MAX_ATTEMPTS:
+                raise
+            continue
+        return Issued(record, verify_url(public_url, record), created=True)
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+def _by_idempotency_key(
+    session: Session, organisation: Organisation, key: str
+) -> IssuedCredential | None:
+    return session.scalars(
+        select(IssuedCredential).where(
+            IssuedCredential.organisation_id == organisation.id,
+            IssuedCredential.idempotency_key == key,
+        )
+    ).first()
+
+
+def revoke_credential(
+    session: Session,
+    record: IssuedCredential,
+    *,
+    reason: str,
+    now: datetime,
+    actor: str = "cli",
+) -> IssuedCredential:
+    """Revoke a credential for good, with a reason, in its status list and the audit log.
+
+    Raises:
+        InvalidRequestError: a blank or overlong reason.
+        ConflictError: the credential is already revoked.
+    """
+    reason = reason.strip()
+    if not reason or len(reason) > 500:
+        raise InvalidRequestError("give a reason for revoking, up to 500 characters")
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with transaction(session):
+                current = session.scalars(
+                    select(IssuedCredential)
+                    .where(IssuedCredential.id == record.id)
+                    .with_for_update()
+                ).one()
+                if current.revoked_at is not None:
+                    raise ConflictError(
+                        f"this credential was already revoked on "
+                        f"{format_datetime(current.revoked_at)} ({current.revocation_reason})"
+                    )
+                status.set_revoked(session, current)
+                current.revoked_at = now
+                current.revocation_reason = reason
+                record_event(
+                    session,
+                    action="credential.revoked",
+                    subject=current.credential_id,
+                    now=now,
+                    actor=actor,
+                    organisation_id=current.organisation_id,
+                    details={"reason": reason},
+                )
+        except DBAPIError as e:
+            if not retryable(e) or attempt == MAX_ATTEMPTS:
+                raise
+            continue
+        return current
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 
 def get_credential(session: Session, public_or_credential_id: str) -> IssuedCredential:

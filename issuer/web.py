@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import services
+from . import services, status
 from .clock import utcnow
 from .db import db
 from .errors import NotFoundError
@@ -48,6 +48,36 @@ def org_jwks(slug: str) -> Response:
     return _json(
         services.key_ring(db(), _kek(), organisation).public_jwks(), "application/jwk-set+json"
     )
+
+
+JWT_TYPES = ("application/vc+jwt", "application/jwt")
+VC_JSON = "application/vc+ld+json"
+
+
+@bp.get("/orgs/<slug>/status/<int:sequence>")
+def status_list(slug: str, sequence: int) -> Response:
+    """A signed BitstringStatusListCredential (embedded proof; VC-JWT when asked by Accept)."""
+    organisation = services.get_organisation(db(), slug)
+    found = status.find_list(db(), organisation, sequence)
+    if found is None:
+        raise NotFoundError(f"{slug!r} has no status list {sequence}")
+    ttl = current_app.config["STATUS_LIST_TTL"]
+    now = utcnow()
+    publication = status.publish(
+        db(), _kek(), found, public_url=current_app.config["PUBLIC_URL"], now=now, ttl=ttl
+    )
+    best = request.accept_mimetypes.best_match([VC_JSON, "application/json", *JWT_TYPES])
+    form = "jwt" if best in JWT_TYPES else "json"
+    response = Response(
+        publication.jwt if form == "jwt" else publication.document,
+        mimetype="application/vc+jwt" if form == "jwt" else VC_JSON,
+    )
+    response.set_etag(publication.etag(form).strip('"'))
+    response.cache_control.public = True
+    response.cache_control.max_age = publication.max_age(now, ttl)
+    response.headers["Vary"] = "Accept"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response.make_conditional(request)
 
 
 @bp.get("/.well-known/did.json")

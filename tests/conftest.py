@@ -24,6 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from issuer import migrate, services
 from issuer.app import create_app
 from issuer.db import make_engine
+from issuer.status import LocalStatusSource
+from verifier import verify_credential
+from verifier.resolvers import instance_resolver
+from verifier.status import StatusChain
 
 from .helpers import NOW, WELDING_SKILL
 
@@ -143,6 +147,23 @@ def welding(db: Session, centre, now: datetime):  # type: ignore[no-untyped-def]
         criteria="Passed bend tests.", achievement_type="ext:JobTask",
         skills=[f"{WELDING_SKILL}=perform metal active gas welding"], now=now,
     )
+
+
+@pytest.fixture
+def verify_here(db: Session, now: datetime):  # type: ignore[no-untyped-def]
+    """Verify as this instance does: its keys and status lists, trusting its own centres."""
+
+    def verify(data, *, at: datetime | None = None, trusted=None):  # type: ignore[no-untyped-def]
+        trusted = {o.did for o in services.list_organisations(db)} if trusted is None else trusted
+        return verify_credential(
+            data,
+            resolver=instance_resolver(db),
+            status=StatusChain([LocalStatusSource(db, PUBLIC_URL)]),
+            now=at or now,
+            trusted_issuers=trusted,
+        )
+
+    return verify
 
 
 @pytest.fixture

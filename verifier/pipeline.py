@@ -28,9 +28,12 @@ from credentials import (
     validate_open_badge,
 )
 from credentials.dates import parse_datetime
+from credentials.errors import StatusUnavailableError
 from credentials.proofs import data_integrity, jwt_vc
+from credentials.status_list import get_bit, parse_status_entries
 
 from .resolvers import KeyResolver
+from .status import StatusSource
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 MAX_JSON_DEPTH = 64
@@ -100,12 +103,18 @@ def _verdict(checks: list[Check]) -> Verdict:
     failed = {c.code for c in checks if c.outcome == Outcome.FAILED}
     unknown = {c.name for c in checks if c.outcome == Outcome.COULD_NOT_CHECK}
     # Order matters: a forgery is "invalid" even if it is also expired.
-    structural = failed - {"revoked", "expired", "not-yet-valid", "issuer-not-recognised"}
+    structural = failed - {
+        "revoked",
+        "suspended",
+        "expired",
+        "not-yet-valid",
+        "issuer-not-recognised",
+    }
     if structural:
         return Verdict.INVALID
     if "proof" in unknown:
         return Verdict.COULD_NOT_CHECK
-    if "revoked" in failed:
+    if failed & {"revoked", "suspended"}:
         return Verdict.REVOKED
     if "expired" in failed:
         return Verdict.EXPIRED
@@ -255,6 +264,49 @@ def _check_dates(run: _Run, credential: Mapping[str, Any], now: datetime) -> Non
         )
 
 
+def _check_status(
+    run: _Run, credential: Mapping[str, Any], status: StatusSource | None, now: datetime
+) -> None:
+    try:
+        entries = parse_status_entries(credential)
+    except CredentialError as e:
+        run.failed("status", str(e), e.code)
+        return
+    checked = [e for e in entries if e.purpose in ("revocation", "suspension")]
+    if not checked:
+        run.passed("status", "the credential has no revocation status to check")
+        return
+    issuer = issuer_id(dict(credential))
+    for entry in checked:
+        if status is None:
+            run.unknown(
+                "status",
+                "this verifier has no way to check status lists",
+                StatusUnavailableError.code,
+            )
+            continue
+        try:
+            bits = status.bits(entry, issuer=issuer, now=now)
+            is_set = get_bit(bits, entry.index)
+        except CredentialError as e:
+            run.unknown(
+                "status",
+                f"the {entry.purpose} status could not be checked: {e}",
+                StatusUnavailableError.code,
+            )
+            continue
+        if is_set and entry.purpose == "revocation":
+            run.failed("status", "revoked by its issuer", "revoked")
+        elif is_set:
+            run.failed("status", "suspended by its issuer", "suspended")
+        else:
+            run.passed(
+                "status",
+                f"not {'revoked' if entry.purpose == 'revocation' else 'suspended'}"
+                " (the issuer's status list was checked)",
+            )
+
+
 def verify_credential(
     data: bytes | str | Mapping[str, Any],
     *,
@@ -262,12 +314,14 @@ def verify_credential(
     now: datetime,
     trusted_issuers: Container[str] = (),
     max_bytes: int = DEFAULT_MAX_BYTES,
+    status: StatusSource | None = None,
 ) -> VerificationResult:
     """Verify one credential in any supported form and say what was found.
 
-    ``trusted_issuers`` decides whether an issuer is "recognised": an unknown issuer with a
-    good signature gets the verdict "issuer not recognised", never its self-asserted name as
-    if vouched for.
+    ``status`` answers for status lists; without it a credential that has a status entry
+    gets "could not check", never "not revoked". ``trusted_issuers`` decides whether an
+    issuer is "recognised": an unknown issuer with a good signature gets the verdict "issuer
+    not recognised", never its self-asserted name as if vouched for.
     """
     run = _Run()
     try:
@@ -305,10 +359,7 @@ def verify_credential(
 
     _check_dates(run, credential, now)
 
-    if "credentialStatus" in credential:
-        run.unknown("status", "this verifier does not check status lists yet", "status-unchecked")
-    else:
-        run.passed("status", "the credential has no revocation status to check")
+    _check_status(run, credential, status, now)
 
     try:
         validate_open_badge(credential)

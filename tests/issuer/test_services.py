@@ -16,8 +16,7 @@ from issuer.errors import ConflictError, InvalidRequestError, NotFoundError
 from issuer.models import AuditEvent, IssuedCredential, Organisation
 from keys import KeyDecryptionError, KeyState, SigningKey, load_kek
 from keys.crypto import decrypt_private_key
-from verifier import Verdict, verify_credential
-from verifier.resolvers import instance_resolver
+from verifier import Verdict
 
 from ..conftest import PUBLIC_URL
 from ..helpers import WELDING_SKILL
@@ -112,7 +111,7 @@ def test_unknown_skill_uri_is_refused(db, centre, now):
         )
 
 
-def test_issued_credential_has_both_proofs_and_verifies(db, kek, centre, welding, now):
+def test_issued_credential_has_both_proofs_and_verifies(db, kek, centre, welding, now, verify_here):
     issued = _issue(db, kek, centre, welding, now)
     document = json.loads(issued.record.document)
     validate_open_badge(document)
@@ -124,9 +123,7 @@ def test_issued_credential_has_both_proofs_and_verifies(db, kek, centre, welding
     header = jwt_vc.read_unverified_header(issued.record.jwt)
     assert header == {"alg": "RS256", "kid": f"{centre.did}#key-2", "typ": "JWT"}
     for form in (issued.record.document, issued.record.jwt):
-        result = verify_credential(
-            form, resolver=instance_resolver(db), now=now, trusted_issuers={centre.did}
-        )
+        result = verify_here(form)
         assert result.verdict == Verdict.VALID, result.checks
 
 
@@ -160,7 +157,7 @@ def test_failure_while_signing_leaves_nothing_behind(db, centre, welding, now):
     assert (_count(db, IssuedCredential), _count(db, AuditEvent)) == before
 
 
-def test_rotation_keeps_old_credentials_valid(db, kek, centre, welding, now):
+def test_rotation_keeps_old_credentials_valid(db, kek, centre, welding, now, verify_here):
     old = _issue(db, kek, centre, welding, now)
     new_keys = services.rotate_keys(db, kek, centre, now=now)
     assert new_keys == [f"{centre.did}#key-3", f"{centre.did}#key-4"]
@@ -171,10 +168,7 @@ def test_rotation_keeps_old_credentials_valid(db, kek, centre, welding, now):
     assert json.loads(new.record.document)["proof"][0]["verificationMethod"].endswith("#key-3")
     for record in (old.record, new.record):
         for form in (record.document, record.jwt):
-            result = verify_credential(
-                form, resolver=instance_resolver(db), now=now, trusted_issuers={centre.did}
-            )
-            assert result.verdict == Verdict.VALID
+            assert verify_here(form).verdict == Verdict.VALID
 
 
 def test_every_change_is_in_an_intact_audit_chain(db, kek, centre, welding, now):
