@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from . import config as configuration
-from . import db, problems, web
+from . import db, problems, verification, web
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -28,4 +28,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     problems.register_error_handlers(app)
     app.register_blueprint(web.bp)
+    app.extensions["tessera.verifier"] = verification.InstanceBackend()
     return app

@@ -1,0 +1,47 @@
+"""What the verify pages and APIs need from whoever hosts them.
+
+The combined app (issuer/) provides a backend that knows this instance's centres, keys, lists
+and issued credentials; a standalone verifier provides one that knows only public data. The
+web layer reads it from ``current_app.extensions["tessera.verifier"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from flask import current_app
+
+from .pipeline import VerificationResult
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedCredential:
+    """A credential this instance issued, as its public verify page shows it."""
+
+    public_id: str
+    document: dict[str, Any]  # with its embedded Data Integrity proof
+    jwt: str
+    verify_url: str
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = None
+
+
+class VerificationBackend(Protocol):
+    def verify(self, data: bytes | str | Mapping[str, Any]) -> VerificationResult:
+        """Run the one pipeline with this host's resolvers, status sources and trust list."""
+        ...
+
+    def lookup(self, public_id: str) -> PublishedCredential | None:
+        """The credential behind a verify URL, if this host issued it."""
+        ...
+
+    def verify_url(self, public_id: str) -> str:
+        """The public verify URL (built from the configured base URL, never the Host header)."""
+        ...
+
+
+def backend() -> VerificationBackend:
+    return current_app.extensions["tessera.verifier"]  # type: ignore[no-any-return]
