@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Flask
 
+from verifier import web as verifier_web
+
 from . import config as configuration
 from . import db, problems, verification, web
 
@@ -29,4 +31,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     problems.register_error_handlers(app)
     app.register_blueprint(web.bp)
     app.extensions["tessera.verifier"] = verification.InstanceBackend()
+    verifier_web.init_app(app)
     return app
