@@ -372,3 +372,50 @@ def test_demo_is_idempotent(runner, db):
     assert len(demo_credentials(db)) == 3
     assert _count(db, Organisation) == 1
     assert first.output.count(f"{PUBLIC_URL}/v/") == 3
+
+
+# -- revoking ------------------------------------------------------------------------------
+
+
+def test_revoke_then_verify_says_revoked(runner, journey):
+    revoked = invoke(runner, "revoke", journey["id"], "--reason", "Issued to the wrong learner")
+    assert revoked.exit_code == 0, revoked.output
+    assert "Revoked" in revoked.output and "within 300 seconds" in revoked.output
+    for suffix in (".json", ".jwt"):
+        result = invoke(runner, "verify", _file(journey, suffix))
+        assert result.exit_code == 1
+        assert "Verdict: REVOKED" in result.output
+        assert "revoked by its issuer" in result.output
+
+
+def test_revoke_accepts_the_public_id_too(runner, journey):
+    result = invoke(runner, "revoke", journey["public_id"], "--reason", "Duplicate")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_second_revoke_is_a_clear_conflict_that_changes_nothing(runner, db, journey):
+    invoke(runner, "revoke", journey["id"], "--reason", "First")
+    before = _counts(db)
+    again = invoke(runner, "revoke", journey["id"], "--reason", "Second")
+    assert again.exit_code == 1
+    assert again.output.startswith("Error: this credential was already revoked on ")
+    assert "(First)" in again.output
+    assert _counts(db) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("revoke", "urn:uuid:00000000-0000-4000-8000-000000000000", "--reason", "x"),
+         "no credential"),
+        (("revoke", "{id}", "--reason", "   "), "give a reason"),
+        (("revoke", "{id}"), "Missing option '--reason'"),
+    ],
+    ids=["unknown-id", "blank-reason", "no-reason"],
+)
+def test_revoke_refuses_bad_input_and_writes_nothing(runner, db, journey, args, message):
+    before = _counts(db)
+    result = invoke(runner, *(a.format(id=journey["id"]) for a in args))
+    assert result.exit_code != 0
+    assert message in result.output
+    assert _counts(db) == before
