@@ -50,7 +50,7 @@ def new_bitstring(length: int = MIN_LIST_LENGTH) -> bytearray:
     return bytearray(length // 8)
 
 
-def get_bit(bits: bytes, index: int) -> bool:
+def get_bit(bits: bytes | bytearray, index: int) -> bool:
     """The status bit at ``index`` (0 = left-most bit of the first byte).
 
     Raises:
@@ -71,7 +71,7 @@ def set_bit(bits: bytearray, index: int, value: bool = True) -> None:
         bits[index // 8] &= ~mask & 0xFF
 
 
-def encode_list(bits: bytes) -> str:
+def encode_list(bits: bytes | bytearray) -> str:
     """``encodedList``: ``u`` + base64url-no-pad(GZIP(bits)). Deterministic (mtime 0)."""
     compressed = gzip.compress(bytes(bits), compresslevel=9, mtime=0)
     return "u" + base64.urlsafe_b64encode(compressed).decode("ascii").rstrip("=")

@@ -85,10 +85,17 @@ def load_public_jwk(jwk: dict[str, Any]) -> PublicKey:
     if algorithm not in SUPPORTED_ALGORITHMS:
         raise ValueError(f"unsupported JWK algorithm {algorithm!r}")
     try:
-        key = _JWS_ALGORITHMS[algorithm].from_jwk(json.dumps(jwk))
-    except jwt.PyJWTError as e:
+        key: PublicKey = _JWS_ALGORITHMS[algorithm].from_jwk(json.dumps(jwk))
+    except (jwt.PyJWTError, TypeError) as e:
         raise ValueError(f"not a valid {algorithm} JWK") from e
-    return key  # type: ignore[no-any-return]
+    # The key's own type decides its algorithm (a P-384 key is not ES256, whatever it says).
+    try:
+        actual = algorithm_of(key)
+    except ValueError:
+        actual = None
+    if actual != algorithm:
+        raise ValueError(f"the JWK is not a {algorithm} key")
+    return key
 
 
 def load_kek(value: str | None) -> MultiFernet:

@@ -6,6 +6,8 @@ import json
 
 import pytest
 from cryptography.fernet import Fernet, MultiFernet
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 
 from credentials import UnresolvableKeyError
 from credentials.multikey import (
@@ -128,3 +130,11 @@ def test_did_web_needs_a_host():
     with pytest.raises(ValueError, match="no host"):
         did_web("not a url")
     assert json.dumps(did_web("https://h.test")) == '"did:web:h.test"'
+
+
+
+def test_a_p384_key_is_not_taken_for_es256():
+    p384 = ec.generate_private_key(ec.SECP384R1()).public_key()
+    jwk = ECAlgorithm.to_jwk(p384, as_dict=True)  # kty EC, crv P-384, no alg
+    with pytest.raises(ValueError, match="not a ES256 key"):
+        load_public_jwk(jwk)

@@ -51,7 +51,7 @@ def verify(data: Any, resolver, *, now=NOW, trusted=TRUSTED):
 def flip_payload_character(token: str) -> str:
     header, payload, signature = token.split(".")
     middle = len(payload) // 2
-    payload = payload[:middle] + ("B" if payload[middle] != "B" else "C") + payload[middle + 1:]
+    payload = payload[:middle] + ("B" if payload[middle] != "B" else "C") + payload[middle + 1 :]
     return f"{header}.{payload}.{signature}"
 
 
@@ -76,8 +76,14 @@ def test_valid_credential_from_a_trusted_issuer_is_valid(signer, resolver, form)
     assert result.verified
     assert result.form == form
     assert all(c.outcome == Outcome.PASSED for c in result.checks)
-    assert {c.name for c in result.checks} >= {"format", "proof", "dates", "status", "schema",
-                                               "issuer"}
+    assert {c.name for c in result.checks} >= {
+        "format",
+        "proof",
+        "dates",
+        "status",
+        "schema",
+        "issuer",
+    }
     assert result.credential["credentialSubject"]["name"] == "Amina Haddad"
 
 
@@ -178,14 +184,20 @@ def _flip_proof_value(c):
     value = c["proof"][0]["proofValue"]
     middle = len(value) // 2
     c["proof"][0]["proofValue"] = (
-        value[:middle] + ("2" if value[middle] != "2" else "3") + value[middle + 1:]
+        value[:middle] + ("2" if value[middle] != "2" else "3") + value[middle + 1 :]
     )
 
 
 @pytest.mark.parametrize(
     "tamper",
-    [_set_subject_name, _set_achievement_name, _set_issuer_name, _set_valid_from,
-     _set_proof_created, _flip_proof_value],
+    [
+        _set_subject_name,
+        _set_achievement_name,
+        _set_issuer_name,
+        _set_valid_from,
+        _set_proof_created,
+        _flip_proof_value,
+    ],
 )
 def test_tampered_json_credential_is_invalid(signer, resolver, tamper):
     secured = signed_json(signer)
@@ -281,9 +293,9 @@ def test_credential_naming_an_issuer_whose_key_did_not_sign_it_is_invalid(form):
 
 def test_unsigned_jwt_with_alg_none_is_invalid(signer, resolver):
     payload = signed_jwt(signer).split(".")[1]
-    unsigned_header = base64url_encode(json.dumps(
-        {"alg": "none", "typ": "JWT", "kid": signer.verification_method}
-    ).encode()).decode()
+    unsigned_header = base64url_encode(
+        json.dumps({"alg": "none", "typ": "JWT", "kid": signer.verification_method}).encode()
+    ).decode()
 
     result = verify(f"{unsigned_header}.{payload}.", resolver)
 
