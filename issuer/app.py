@@ -30,6 +30,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     problems.register_error_handlers(app)
     app.register_blueprint(web.bp)
-    app.extensions["tessera.verifier"] = verification.InstanceBackend()
+    verification.init_app(app)
     verifier_web.init_app(app)
     return app

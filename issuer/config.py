@@ -40,6 +40,10 @@ def defaults(instance: Path) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "MAX_CREDENTIAL_BYTES": 2 * 1024 * 1024,
         "TRUSTED_ISSUERS": [],
+        # Fetch other issuers' did:web documents and status lists (through the guarded client).
+        "REMOTE_RESOLUTION": True,
+        # Only from these hosts (comma-separated); empty: any public host.
+        "FETCH_ALLOWED_HOSTS": [],
         # Freshness bound of published status lists (seconds): a revocation reaches verifiers
         # that cache lists as told within this time.
         "STATUS_LIST_TTL": 300,
@@ -103,3 +107,9 @@ def finalize(config: dict[str, Any]) -> None:
     if isinstance(trusted, str):
         trusted = [t.strip() for t in trusted.split(",") if t.strip()]
     config["TRUSTED_ISSUERS"] = list(trusted)
+    hosts = config.get("FETCH_ALLOWED_HOSTS") or []
+    if isinstance(hosts, str):
+        hosts = [h.strip().lower() for h in hosts.split(",") if h.strip()]
+    config["FETCH_ALLOWED_HOSTS"] = list(hosts)
+    if not isinstance(config.get("REMOTE_RESOLUTION"), bool):
+        raise ConfigurationError("TESSERA_REMOTE_RESOLUTION must be true or false")

@@ -6,12 +6,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 
+from keys import did_web
 from verifier import VerificationResult, verify_credential
 from verifier.backend import PublishedCredential
-from verifier.resolvers import instance_resolver
-from verifier.status import StatusChain
+from verifier.remote import PublicResolution, public_resolution
+from verifier.resolvers import ChainResolver, InstanceKeyResolver
+from verifier.status import StatusChain, StatusSource
 
 from . import services
 from .clock import utcnow
@@ -26,13 +28,37 @@ def trusted_issuers() -> set[str]:
     return {o.did for o in services.list_organisations(db())} | configured
 
 
+def init_app(app: Flask) -> None:
+    """One public-resolution stack per app, so its caches serve every request."""
+    config = app.config
+    app.extensions["tessera.public_resolution"] = public_resolution(
+        fetch=config["REMOTE_RESOLUTION"],
+        allowed_hosts=config["FETCH_ALLOWED_HOSTS"] or None,
+        cache_seconds=config["STATUS_LIST_TTL"],
+    )
+    app.extensions["tessera.verifier"] = InstanceBackend()
+
+
 def verify(data: bytes | str | Mapping[str, Any]) -> VerificationResult:
-    """Run the one pipeline with this instance's resolvers, status sources and trust list."""
+    """Run the one pipeline with this instance's resolvers, status sources and trust list.
+
+    Our own centres' keys and lists come from the database (authoritative, immediate);
+    everything else from public data: did:key, then did:web and status lists over HTTPS.
+    """
     session = db()
+    public: PublicResolution = current_app.extensions["tessera.public_resolution"]
+    sources: list[StatusSource] = [LocalStatusSource(session, current_app.config["PUBLIC_URL"])]
+    if public.status is not None:
+        sources.append(public.status)
     return verify_credential(
         data,
-        resolver=instance_resolver(session),
-        status=StatusChain([LocalStatusSource(session, current_app.config["PUBLIC_URL"])]),
+        resolver=ChainResolver(
+            [
+                InstanceKeyResolver(session, authority=did_web(current_app.config["PUBLIC_URL"])),
+                public.resolver,
+            ]
+        ),
+        status=StatusChain(sources),
         now=utcnow(),
         trusted_issuers=trusted_issuers(),
         max_bytes=current_app.config["MAX_CREDENTIAL_BYTES"],

@@ -44,11 +44,18 @@ class DidKeyResolver:
 class InstanceKeyResolver:
     """Resolves the keys of the centres (and the instance) this installation hosts."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, authority: str | None = None) -> None:
+        """``authority``: this instance's own did:web (``did:web:host``). Every DID under it is
+        ours, so a key we do not have there is a forgery, not something to look up elsewhere."""
         self._session = session
+        self._authority = authority
 
     def knows(self, key_id: str) -> bool:
         controller = key_id.partition("#")[0]
+        if self._authority and (
+            controller == self._authority or controller.startswith(self._authority + ":")
+        ):
+            return True
         return (
             self._session.scalar(
                 select(SigningKey.id).where(SigningKey.controller == controller).limit(1)
