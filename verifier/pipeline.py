@@ -24,6 +24,7 @@ from credentials import (
     MalformedCredentialError,
     SchemaValidationError,
     UnresolvableKeyError,
+    baking,
     issuer_id,
     validate_open_badge,
 )
@@ -140,8 +141,12 @@ def _depth_ok(value: Any, limit: int) -> bool:
     return True
 
 
-def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str, Any]:
-    """Return ("jwt", token) or ("json", object). Raises CredentialError with a reason."""
+def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str, Any, str | None]:
+    """Return ("jwt", token) or ("json", object), and the image it was baked into, if any.
+
+    Raises CredentialError with a reason.
+    """
+    baked: str | None = None
     if isinstance(data, Mapping):
         if not _depth_ok(data, MAX_JSON_DEPTH):
             raise MalformedCredentialError(
@@ -155,14 +160,17 @@ def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str,
                 f"the input is {len(raw):,} bytes; credentials larger than {max_bytes:,} bytes "
                 "are not accepted"
             )
-        if raw.startswith(b"\x89PNG"):
-            raise MalformedCredentialError("baked PNG badges are not supported yet")
-        try:
-            text = raw.decode("utf-8").strip().lstrip("\ufeff")
-        except UnicodeDecodeError as e:
-            raise MalformedCredentialError("the input is neither text nor a known image") from e
+        if baking.is_png(raw):
+            text, baked = baking.unbake_png(raw), "PNG"
+        elif baking.looks_like_svg(raw):
+            text, baked = baking.unbake_svg(raw), "SVG"
+        else:
+            try:
+                text = raw.decode("utf-8").strip().lstrip("\ufeff")
+            except UnicodeDecodeError as e:
+                raise MalformedCredentialError("the input is neither text nor a known image") from e
         if _COMPACT_JWS.match(text):
-            return "jwt", text
+            return "jwt", text, baked
         if not text.startswith("{"):
             raise MalformedCredentialError(
                 "the input is neither a JSON credential nor a compact JWT"
@@ -185,9 +193,13 @@ def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str,
     if obj.get("type") == "EnvelopedVerifiableCredential" and isinstance(obj.get("id"), str):
         for prefix in _ENVELOPED_PREFIXES:
             if obj["id"].startswith(prefix) and _COMPACT_JWS.match(obj["id"][len(prefix) :]):
-                return "jwt", obj["id"][len(prefix) :]
+                return "jwt", obj["id"][len(prefix) :], baked
         raise MalformedCredentialError("the enveloped credential does not carry a VC-JWT")
-    return "json", obj
+    return "json", obj, baked
+
+
+def _baked_into(image: str | None) -> str:
+    return f", baked into a {image} badge" if image else ""
 
 
 def _check_shape(credential: Mapping[str, Any]) -> None:
@@ -325,14 +337,14 @@ def verify_credential(
     """
     run = _Run()
     try:
-        form, parsed = _detect(data, max_bytes)
+        form, parsed, baked = _detect(data, max_bytes)
     except CredentialError as e:
         run.failed("format", str(e), e.code)
         return run.result(None, None)
 
     credential: dict[str, Any]
     if form == "jwt":
-        run.passed("format", "a VC-JWT (compact JWS)")
+        run.passed("format", "a VC-JWT (compact JWS)" + _baked_into(baked))
         try:
             decoded = jwt_vc.decode_vc_jwt(parsed, resolver.resolve)
         except UnresolvableKeyError as e:
@@ -354,7 +366,7 @@ def verify_credential(
         except CredentialError as e:
             run.failed("format", str(e), e.code)
             return run.result(credential, form)
-        run.passed("format", "a JSON credential with an embedded proof")
+        run.passed("format", "a JSON credential with an embedded proof" + _baked_into(baked))
         _verify_embedded(run, credential, resolver)
 
     _check_dates(run, credential, now)
