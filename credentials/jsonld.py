@@ -187,6 +187,11 @@ def canonicalize(
         if unknown is not None:
             raise UnknownContextError(str(unknown)) from e
         raise CanonicalizationError(f"the credential is not valid JSON-LD: {_innermost(e)}") from e
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
+        # pyld reports some malformed documents (a relative IRI in @context, an empty base)
+        # with plain Python exceptions rather than JsonLdError; the input is untrusted, so
+        # each of these means "not valid JSON-LD", never a crash.
+        raise CanonicalizationError(f"the credential is not valid JSON-LD: {str(e)[:200]}") from e
     if _ISSUER_DEPENDENT_VOCAB in nquads:
         terms = sorted(
             {

@@ -213,7 +213,11 @@ def _check_shape(credential: Mapping[str, Any]) -> None:
 
 
 def _verify_embedded(run: _Run, credential: dict[str, Any], resolver: KeyResolver) -> None:
-    proofs = data_integrity.embedded_proofs(credential)
+    try:
+        proofs = data_integrity.embedded_proofs(credential)
+    except CredentialError as e:
+        run.failed("proof", str(e), e.code)
+        return
     if not proofs:
         run.failed("proof", "the credential carries no proof", "no-proof")
         return

@@ -138,7 +138,9 @@ def test_the_pipeline_verifies_baked_badges_and_says_so(signer):
 def test_a_tampered_baked_credential_is_invalid(signer):
     token = signed_jwt(signer)
     head, payload, signature = token.split(".")
-    tampered = f"{head}.{payload}.{signature[:-2]}AA"
+    middle = len(signature) // 2  # a middle character changes whole bits, unlike the last one
+    flipped = "A" if signature[middle] != "A" else "B"
+    tampered = f"{head}.{payload}.{signature[:middle]}{flipped}{signature[middle + 1 :]}"
     result = verify_credential(bake_png(_itxt(tampered)), resolver=StaticResolver(signer), now=NOW)
     assert result.verdict == Verdict.INVALID
     assert result.check("proof").outcome == Outcome.FAILED

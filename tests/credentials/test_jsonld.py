@@ -96,3 +96,11 @@ def test_an_extra_loader_does_not_leak_contexts_into_the_default_one():
     canonicalize(credential, document_loader=loader)
     with pytest.raises(UnknownContextError):
         canonicalize(credential)
+
+
+@pytest.mark.parametrize(
+    "context", [["x"], "", [""], ["https://www.w3.org/ns/credentials/v2", "#"]]
+)
+def test_relative_or_empty_context_references_are_invalid_json_ld_not_crashes(context):
+    with pytest.raises((CanonicalizationError, UnknownContextError)):
+        canonicalize(make_credential(**{"@context": context}))

@@ -456,3 +456,13 @@ def test_signed_credential_that_breaks_the_ob3_schema_is_invalid(signer, resolve
     assert result.check("schema").outcome == Outcome.FAILED
     assert result.check("schema").code == "schema-invalid"
     assert result.verdict == Verdict.INVALID
+
+
+@pytest.mark.parametrize("proof", [[1, 2], "a proof", [None], [{"type": "DataIntegrityProof"}, 3]])
+def test_a_proof_that_is_not_an_object_is_invalid_not_a_crash(proof):
+    signer = make_signer()
+    credential = signed_json(signer)
+    credential["proof"] = proof
+    result = verify_credential(credential, resolver=StaticResolver(signer), now=NOW)
+    assert result.verdict == Verdict.INVALID
+    assert result.check("proof").outcome == Outcome.FAILED
