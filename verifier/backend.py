@@ -7,6 +7,7 @@ web layer reads it from ``current_app.extensions["tessera.verifier"]``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,3 +46,19 @@ class VerificationBackend(Protocol):
 
 def backend() -> VerificationBackend:
     return current_app.extensions["tessera.verifier"]  # type: ignore[no-any-return]
+
+
+#: Public ids are 22-character URL-safe tokens; a little slack for other hosts' schemes.
+PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def public_id_in(text: str) -> str | None:
+    """The public id in a verify URL of this host, or ``text`` itself if it is one.
+
+    Only this host's own verify URLs count: links elsewhere are never followed.
+    """
+    candidate = text.strip()
+    prefix = backend().verify_url("")
+    if candidate.startswith(prefix):
+        candidate = re.split(r"[/?#]", candidate[len(prefix) :], maxsplit=1)[0]
+    return candidate if PUBLIC_ID.match(candidate) else None
