@@ -10,7 +10,7 @@ from flask import Flask
 from verifier import web as verifier_web
 
 from . import config as configuration
-from . import db, problems, verification, web
+from . import db, problems, vcapi, verification, web
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -30,6 +30,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     problems.register_error_handlers(app)
     app.register_blueprint(web.bp)
+    app.register_blueprint(vcapi.bp)
+    app.add_url_rule("/api/v1/openapi.json", "openapi", vcapi.openapi_json)
     verification.init_app(app)
     verifier_web.init_app(app)
     return app

@@ -429,7 +429,8 @@ def _render(result: VerificationResult) -> str:
     return "\n".join(lines)
 
 
-@cli.command("verify")
+# No automatic app context: with no instance here, verify from public data and create nothing.
+@cli.command("verify", with_appcontext=False)
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
@@ -478,20 +479,37 @@ def audit_verify() -> None:
     click.echo(f"Audit chain intact: {count} events.")
 
 
-@cli.command("serve")
+# No automatic app context: --verifier-only must not build (or create) the combined app.
+@cli.command("serve", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--verifier-only",
+    is_flag=True,
+    help="Serve only verification (pages, verify API, VC-API verify): no database, issues nothing.",
+)
 @click.pass_obj
-def serve_command(info: ScriptInfo, host: str, port: int, workers: int) -> None:
+def serve_command(
+    info: ScriptInfo, host: str, port: int, workers: int, verifier_only: bool
+) -> None:
     """Serve the web app with gunicorn (use a reverse proxy for HTTPS in production)."""
     from gunicorn.app.base import BaseApplication
 
-    app = info.load_app()
-    with app.app_context():
-        engine = current_app.extensions["tessera.engine"]
-        if migrate.pending(engine):
-            raise click.ClickException("the database needs migrating: run `tessera init` first")
+    if verifier_only:
+        from verifier.app import ConfigurationError as VerifierConfigurationError
+        from verifier.app import create_verifier_app
+
+        try:
+            app = create_verifier_app()
+        except VerifierConfigurationError as e:
+            raise click.ClickException(f"configuration: {e}") from e
+    else:
+        app = info.load_app()
+        with app.app_context():
+            engine = current_app.extensions["tessera.engine"]
+            if migrate.pending(engine):
+                raise click.ClickException("the database needs migrating: run `tessera init` first")
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -503,5 +521,6 @@ def serve_command(info: ScriptInfo, host: str, port: int, workers: int) -> None:
         def load(self) -> Flask:
             return app
 
-    click.echo(f"Serving {app.config['PUBLIC_URL']} on http://{host}:{port} (Ctrl+C stops)")
+    what = " (verifier only)" if verifier_only else ""
+    click.echo(f"Serving {app.config['PUBLIC_URL']}{what} on http://{host}:{port} (Ctrl+C stops)")
     _Server().run()

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from keys import InvalidKekError, load_kek, new_kek
 
 from .errors import ConfigurationError
+from .services import SLUG_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ def defaults(instance: Path) -> dict[str, Any]:
         "STATUS_LIST_TTL": 300,
         "SECRET_KEY": None,
         "KEK": None,
+        # The VC-API issue endpoint (POST /credentials/issue): off unless both are set.
+        "VCAPI_ISSUER": None,
+        "VCAPI_TOKEN": None,
     }
 
 
@@ -113,3 +117,37 @@ def finalize(config: dict[str, Any]) -> None:
     config["FETCH_ALLOWED_HOSTS"] = list(hosts)
     if not isinstance(config.get("REMOTE_RESOLUTION"), bool):
         raise ConfigurationError("TESSERA_REMOTE_RESOLUTION must be true or false")
+    _check_vcapi(config)
+
+
+#: Shortest bearer token the VC-API issue endpoint accepts (a 192-bit token_urlsafe is 32).
+MIN_VCAPI_TOKEN_LENGTH = 32
+
+
+def _check_vcapi(config: dict[str, Any]) -> None:
+    issuer = config.get("VCAPI_ISSUER") or None
+    token = config.get("VCAPI_TOKEN") or None
+    if (issuer is None) != (token is None):
+        missing = "TESSERA_VCAPI_TOKEN" if token is None else "TESSERA_VCAPI_ISSUER"
+        raise ConfigurationError(
+            f"the VC-API issue endpoint needs both TESSERA_VCAPI_ISSUER and TESSERA_VCAPI_TOKEN; "
+            f"{missing} is missing"
+        )
+    if issuer is not None and (not isinstance(issuer, str) or not SLUG_PATTERN.match(issuer)):
+        raise ConfigurationError(
+            "TESSERA_VCAPI_ISSUER must be the slug of a training centre, e.g. north-welding"
+        )
+    if token is not None and (
+        not isinstance(token, str)
+        or len(token) < MIN_VCAPI_TOKEN_LENGTH
+        or not token.isascii()
+        or not token.isprintable()
+        or " " in token
+    ):
+        raise ConfigurationError(
+            f"TESSERA_VCAPI_TOKEN must be at least {MIN_VCAPI_TOKEN_LENGTH} printable ASCII "
+            "characters without spaces; generate one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    config["VCAPI_ISSUER"] = issuer
+    config["VCAPI_TOKEN"] = token

@@ -419,3 +419,21 @@ def test_revoke_refuses_bad_input_and_writes_nothing(runner, db, journey, args, 
     assert result.exit_code != 0
     assert message in result.output
     assert _counts(db) == before
+
+
+def test_verify_outside_any_instance_works_offline_and_creates_nothing(tmp_path, monkeypatch):
+    """An employer with only the command: did:key credentials verify, nothing is written."""
+    from click.testing import CliRunner
+
+    from ..helpers import make_signer, signed_json
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("TESSERA_INSTANCE", "TESSERA_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    credential = tmp_path / "badge.json"
+    credential.write_text(json.dumps(signed_json(make_signer(did="did:key"))))
+    result = CliRunner().invoke(cli, ["verify", str(credential)])
+    assert "Traceback" not in result.output
+    assert "Verdict: ISSUER NOT RECOGNISED" in result.output
+    assert "[ok  ] proof" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["badge.json"]

@@ -1,0 +1,238 @@
+"""A verification-only app: an employer's own verifier that issues nothing and has no database.
+
+It knows only public data: ``did:key`` issuers offline, ``did:web`` issuers and their status
+lists through the one guarded HTTP client, and the issuers the operator lists as trusted.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from functools import cache
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from credentials import CredentialError
+from schemas import ProblemSchema
+
+from . import web
+from .api import openapi_dict, openapi_spec
+from .backend import PublishedCredential
+from .pipeline import VerificationResult, verify_credential
+from .remote import PublicResolution, public_resolution
+from .status import StatusChain
+
+log = logging.getLogger(__name__)
+
+ProblemResponse = tuple[dict[str, Any], int, dict[str, str]]
+#: The longest a fetched DID document or status list is reused (less when its server says so).
+FETCH_CACHE_SECONDS = 300
+
+
+class ConfigurationError(Exception):
+    """The verifier is configured wrongly and refuses to start; the message names the setting."""
+
+    code = "configuration-error"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class PublicBackend:
+    """The verification backend of a standalone verifier (see verifier.backend).
+
+    Keys and status lists come from the app's public-resolution stack
+    (``extensions["tessera.public_resolution"]``, built once so its caches serve every
+    request); it holds no credentials of its own, so a verify link never resolves here.
+    """
+
+    def __init__(self, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self._clock = clock
+
+    def verify(self, data: bytes | str | Mapping[str, Any]) -> VerificationResult:
+        public: PublicResolution = current_app.extensions["tessera.public_resolution"]
+        config = current_app.config
+        return verify_credential(
+            data,
+            resolver=public.resolver,
+            status=StatusChain([public.status] if public.status is not None else []),
+            now=self._clock(),
+            trusted_issuers=frozenset(config["TRUSTED_ISSUERS"]),
+            max_bytes=config["MAX_CREDENTIAL_BYTES"],
+        )
+
+    def lookup(self, public_id: str) -> PublishedCredential | None:
+        return None
+
+    def verify_url(self, public_id: str) -> str:
+        return f"{current_app.config['PUBLIC_URL']}/v/{public_id}"
+
+
+def defaults() -> dict[str, Any]:
+    return {
+        "ENV": "development",
+        "PUBLIC_URL": "http://localhost:5000",
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        "MAX_CREDENTIAL_BYTES": 2 * 1024 * 1024,
+        "TRUSTED_ISSUERS": [],
+        "REMOTE_RESOLUTION": True,
+        "FETCH_ALLOWED_HOSTS": [],
+        "SECRET_KEY": None,
+    }
+
+
+def _names(value: Any, setting: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple | set | frozenset) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise ConfigurationError(f"TESSERA_{setting} must be a comma-separated list")
+
+
+def _number(config: Mapping[str, Any], name: str, low: int, high: int, unit: str) -> None:
+    value = config.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigurationError(f"TESSERA_{name} must be a number of {unit}, {low} to {high}")
+
+
+def finalize(config: dict[str, Any]) -> None:
+    """Validate the settings, fail fast naming each bad one; fill an ephemeral SECRET_KEY.
+
+    Raises:
+        ConfigurationError: a malformed setting.
+    """
+    if not config.get("SECRET_KEY"):
+        # The verifier's only session use is the CSRF token of its upload form: losing it on
+        # restart costs a resubmitted form, so a fresh key per start is enough.
+        config["SECRET_KEY"] = secrets.token_urlsafe(48)
+        log.warning(
+            "TESSERA_SECRET_KEY is not set: using an ephemeral key for this process. The "
+            "verifier keeps no sessions worth preserving; set the key only when several "
+            "processes that do not share one preloaded app serve the same site."
+        )
+    public = urlsplit(str(config["PUBLIC_URL"]))
+    if public.scheme not in ("http", "https") or not public.hostname or public.query:
+        raise ConfigurationError(
+            "TESSERA_PUBLIC_URL must be an absolute http(s) URL such as https://verify.example.org"
+        )
+    if config.get("ENV") == "production" and public.scheme != "https":
+        raise ConfigurationError("TESSERA_PUBLIC_URL must use https in production")
+    config["PUBLIC_URL"] = str(config["PUBLIC_URL"]).rstrip("/")
+    _number(config, "MAX_CREDENTIAL_BYTES", 1024, 64 << 20, "bytes")
+    _number(config, "MAX_CONTENT_LENGTH", 1024, 64 << 20, "bytes")
+    if not isinstance(config.get("REMOTE_RESOLUTION"), bool):
+        raise ConfigurationError("TESSERA_REMOTE_RESOLUTION must be true or false")
+    config["TRUSTED_ISSUERS"] = _names(config.get("TRUSTED_ISSUERS"), "TRUSTED_ISSUERS")
+    hosts = _names(config.get("FETCH_ALLOWED_HOSTS"), "FETCH_ALLOWED_HOSTS")
+    config["FETCH_ALLOWED_HOSTS"] = [h.lower() for h in hosts]
+
+
+# -- problem details ------------------------------------------------------------------------
+
+
+def problem(code: str, detail: str, status: int, **extra: Any) -> ProblemResponse:
+    body = ProblemSchema().dump(
+        {"code": code, "title": HTTPStatus(status).phrase, "detail": detail, "status": status}
+        | extra
+    )
+    return body, status, {"Content-Type": "application/problem+json"}
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error as problem details (``ProblemSchema``), as the combined app answers."""
+
+    @app.errorhandler(ValidationError)
+    def validation_error(e: ValidationError) -> ProblemResponse:
+        return problem(
+            "validation-failed",
+            "the request has invalid fields",
+            int(HTTPStatus.UNPROCESSABLE_ENTITY),
+            errors=e.messages,
+        )
+
+    @app.errorhandler(CredentialError)
+    def credential_error(e: CredentialError) -> ProblemResponse:
+        return problem(e.code, str(e), int(HTTPStatus.UNPROCESSABLE_ENTITY))
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException) -> ProblemResponse:
+        # Also answers for unhandled exceptions: Flask hands those over as a 500.
+        status = e.code or 500
+        return problem((e.name or "error").lower().replace(" ", "-"), e.description or "", status)
+
+
+# -- the app --------------------------------------------------------------------------------
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The standalone verifier's OpenAPI document."""
+    spec = openapi_spec(
+        title="Tessera verifier",
+        description=(
+            "A Tessera verifier that issues nothing: verify Open Badges 3.0 credentials and "
+            "presentations from public data (did:key, did:web, Bitstring Status Lists)."
+        ),
+    )
+    spec.path(
+        path="/healthz",
+        operations={
+            "get": {
+                "tags": ["public"],
+                "operationId": "health",
+                "summary": "Liveness",
+                "responses": {
+                    "200": {
+                        "description": "the verifier is up",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+    )
+    return openapi_dict(spec)
+
+
+def create_verifier_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build a verification-only app: defaults, then ``TESSERA_*`` variables, then ``config``.
+
+    Raises:
+        ConfigurationError: a malformed setting.
+    """
+    app = Flask("verifier")
+    app.config.from_mapping(defaults())
+    app.config.from_prefixed_env("TESSERA")
+    if config:
+        app.config.from_mapping(config)
+    finalize(app.config)
+    app.json.sort_keys = False  # keep credentials in the order they were signed and shown
+    register_error_handlers(app)
+    app.extensions["tessera.public_resolution"] = public_resolution(
+        fetch=app.config["REMOTE_RESOLUTION"],
+        allowed_hosts=app.config["FETCH_ALLOWED_HOSTS"] or None,
+        cache_seconds=FETCH_CACHE_SECONDS,
+    )
+    app.extensions["tessera.verifier"] = PublicBackend()
+    web.init_app(app)
+
+    @app.get("/healthz")
+    def health() -> tuple[dict[str, str], int]:
+        """Liveness, for load balancers (there is no database to check)."""
+        return {"status": "ok"}, 200
+
+    @app.get("/api/v1/openapi.json")
+    def openapi() -> dict[str, Any]:
+        """This verifier's OpenAPI document."""
+        return openapi_document()
+
+    return app
