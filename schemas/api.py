@@ -16,6 +16,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 
 from credentials import CredentialError
 from credentials.dates import parse_datetime
+from credentials.limits import nesting_within
 
 from .base import InputSchema
 from .verification import CheckSchema, VerificationResultSchema
@@ -173,23 +174,10 @@ class PresentationSchema(Schema):
 
     @validates_schema(pass_original=True)
     def _depth(self, data: Mapping[str, Any], original: Any, **kwargs: Any) -> None:
-        if not _depth_within(original, MAX_PRESENTATION_DEPTH):
+        if not nesting_within(original, MAX_PRESENTATION_DEPTH):
             raise ValidationError(
                 f"the presentation is nested deeper than {MAX_PRESENTATION_DEPTH} levels"
             )
-
-
-def _depth_within(value: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return False
-        if isinstance(node, Mapping):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-    return True
 
 
 class VerifyPresentationRequestSchema(InputSchema):

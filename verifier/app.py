@@ -11,27 +11,21 @@ import secrets
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cache
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
-from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
-
-from credentials import CredentialError
-from schemas import ProblemSchema
 
 from . import web
 from .api import openapi_dict, openapi_spec
 from .backend import PublishedCredential
 from .pipeline import VerificationResult, verify_credential
+from .problems import register_error_handlers
 from .remote import PublicResolution, public_resolution
 from .status import StatusChain
 
 log = logging.getLogger(__name__)
 
-ProblemResponse = tuple[dict[str, Any], int, dict[str, str]]
 #: The longest a fetched DID document or status list is reused (less when its server says so).
 FETCH_CACHE_SECONDS = 300
 
@@ -135,40 +129,6 @@ def finalize(config: dict[str, Any]) -> None:
     config["TRUSTED_ISSUERS"] = _names(config.get("TRUSTED_ISSUERS"), "TRUSTED_ISSUERS")
     hosts = _names(config.get("FETCH_ALLOWED_HOSTS"), "FETCH_ALLOWED_HOSTS")
     config["FETCH_ALLOWED_HOSTS"] = [h.lower() for h in hosts]
-
-
-# -- problem details ------------------------------------------------------------------------
-
-
-def problem(code: str, detail: str, status: int, **extra: Any) -> ProblemResponse:
-    body = ProblemSchema().dump(
-        {"code": code, "title": HTTPStatus(status).phrase, "detail": detail, "status": status}
-        | extra
-    )
-    return body, status, {"Content-Type": "application/problem+json"}
-
-
-def register_error_handlers(app: Flask) -> None:
-    """Every error as problem details (``ProblemSchema``), as the combined app answers."""
-
-    @app.errorhandler(ValidationError)
-    def validation_error(e: ValidationError) -> ProblemResponse:
-        return problem(
-            "validation-failed",
-            "the request has invalid fields",
-            int(HTTPStatus.UNPROCESSABLE_ENTITY),
-            errors=e.messages,
-        )
-
-    @app.errorhandler(CredentialError)
-    def credential_error(e: CredentialError) -> ProblemResponse:
-        return problem(e.code, str(e), int(HTTPStatus.UNPROCESSABLE_ENTITY))
-
-    @app.errorhandler(HTTPException)
-    def http_error(e: HTTPException) -> ProblemResponse:
-        # Also answers for unhandled exceptions: Flask hands those over as a 500.
-        status = e.code or 500
-        return problem((e.name or "error").lower().replace(" ", "-"), e.description or "", status)
 
 
 # -- the app --------------------------------------------------------------------------------

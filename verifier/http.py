@@ -39,12 +39,12 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from credentials.errors import UnresolvableKeyError
+from credentials.limits import MAX_JSON_DEPTH, nesting_within
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "Tessera-Verifier/0.1"
 DEFAULT_MAX_BYTES = 1_048_576
-MAX_JSON_DEPTH = 64
 MAX_URL_LENGTH = 2048
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -73,19 +73,6 @@ class FetchError(UnresolvableKeyError):
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _depth_within(value: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return False
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-    return True
 
 
 def _refuse_constant(name: str) -> Any:
@@ -130,7 +117,7 @@ class Fetched:
             ) from e
         except ValueError as e:  # NaN/Infinity, or an integer too long to convert
             raise FetchError(f"the response from {self.url} is not JSON: {e}") from e
-        if not _depth_within(value, max_depth):
+        if not nesting_within(value, max_depth):
             raise FetchError(
                 f"the response from {self.url} is JSON nested deeper than {max_depth} levels"
             )

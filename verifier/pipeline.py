@@ -30,6 +30,7 @@ from credentials import (
 )
 from credentials.dates import parse_datetime
 from credentials.errors import StatusUnavailableError
+from credentials.limits import MAX_JSON_DEPTH, nesting_within
 from credentials.proofs import data_integrity, jwt_vc
 from credentials.status_list import get_bit, parse_status_entries
 
@@ -37,7 +38,6 @@ from .resolvers import KeyResolver
 from .status import StatusSource
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
-MAX_JSON_DEPTH = 64
 _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 _ENVELOPED_PREFIXES = ("data:application/vc+jwt,", "data:application/vc-ld+jwt,")
 
@@ -128,19 +128,6 @@ def _verdict(checks: list[Check]) -> Verdict:
     return Verdict.VALID
 
 
-def _depth_ok(value: Any, limit: int) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return False
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-    return True
-
-
 def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str, Any, str | None]:
     """Return ("jwt", token) or ("json", object), and the image it was baked into, if any.
 
@@ -148,7 +135,7 @@ def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str,
     """
     baked: str | None = None
     if isinstance(data, Mapping):
-        if not _depth_ok(data, MAX_JSON_DEPTH):
+        if not nesting_within(data, MAX_JSON_DEPTH):
             raise MalformedCredentialError(
                 f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels"
             )
@@ -183,7 +170,7 @@ def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str,
             raise MalformedCredentialError(
                 f"the JSON is malformed: {e.msg} at line {e.lineno}, column {e.colno}"
             ) from e
-        if not _depth_ok(obj, MAX_JSON_DEPTH):
+        if not nesting_within(obj, MAX_JSON_DEPTH):
             raise MalformedCredentialError(
                 f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels"
             )
