@@ -42,6 +42,14 @@ class Achievement(Base):
     # JSON list of {"targetName", "targetUrl", "targetCode", ...} alignment objects.
     alignments: Mapped[str] = mapped_column(Text, default="[]")
     created_at: Mapped[datetime]
+    # Editing makes a new version (a new row and id); issued credentials keep the old one.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    previous_version_id: Mapped[int | None] = mapped_column(ForeignKey("achievement.id"))
+    archived_at: Mapped[datetime | None]
+    validity_days: Mapped[int | None] = mapped_column(Integer)  # -> validUntil when issuing
+    evidence_required: Mapped[str | None] = mapped_column(Text)
+    image: Mapped[bytes | None] = mapped_column(LargeBinary)
+    image_type: Mapped[str | None] = mapped_column(String(40))  # image/png or image/svg+xml
 
     organisation: Mapped[Organisation] = relationship(back_populates="achievements")
 
@@ -100,6 +108,9 @@ class IssuedCredential(Base):
     revocation_reason: Mapped[str | None] = mapped_column(Text)
     status_list_id: Mapped[int | None] = mapped_column(ForeignKey("status_list.id"), index=True)
     status_index: Mapped[int | None] = mapped_column(Integer)
+    external_id: Mapped[str | None] = mapped_column(String(200))  # the centre's own learner id
+    evidence: Mapped[str | None] = mapped_column(Text)  # JSON list of OB 3.0 Evidence objects
+    bulk_job_id: Mapped[int | None] = mapped_column(ForeignKey("bulk_job.id"), index=True)
 
     organisation: Mapped[Organisation] = relationship()
     achievement: Mapped[Achievement] = relationship()
@@ -121,3 +132,153 @@ class AuditEvent(Base):
     # Unique: two events can never claim the same predecessor, so the chain cannot fork.
     previous_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class User(Base):
+    """A member of training-centre staff."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2id; None until set
+    created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime | None]
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="user")
+
+
+class Membership(Base):
+    """A user's role at one centre: ``admin``, ``issuer`` or ``viewer``."""
+
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    organisation: Mapped[Organisation] = relationship()
+
+
+class Invitation(Base):
+    """A one-time link that lets someone join a centre with a role (token stored hashed)."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+
+    organisation: Mapped[Organisation] = relationship()
+
+
+class LoginSession(Base):
+    """A server-side session: the cookie holds only a random id, stored here hashed.
+
+    Ending a row (logout, password change) ends the session everywhere at once.
+    """
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class ApiToken(Base):
+    """A centre's API token: shown once, stored hashed, scoped, revocable."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)  # public part, for lookup
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(200))  # space-separated
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    organisation: Mapped[Organisation] = relationship()
+
+
+class BulkJob(Base):
+    """Issuing one achievement to every row of an uploaded spreadsheet, in the background."""
+
+    __tablename__ = "bulk_job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    achievement_id: Mapped[int] = mapped_column(ForeignKey("achievement.id"))
+    created_by: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(255))
+    # preview -> queued -> running -> finished (or cancelled)
+    state: Mapped[str] = mapped_column(String(20))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    issued: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]  # a worker holding the job touches this
+
+    organisation: Mapped[Organisation] = relationship()
+    achievement: Mapped[Achievement] = relationship()
+    rows: Mapped[list[BulkRow]] = relationship(back_populates="job", order_by="BulkRow.row_number")
+
+
+class BulkRow(Base):
+    """One learner of a bulk job and what became of them."""
+
+    __tablename__ = "bulk_row"
+    __table_args__ = (UniqueConstraint("job_id", "row_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("bulk_job.id"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)  # as in the spreadsheet (header is 1)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    evidence: Mapped[str | None] = mapped_column(Text)
+    # pending -> issued | failed; "invalid" rows were flagged in the preview and are skipped
+    status: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str | None] = mapped_column(Text)
+    credential_id: Mapped[int | None] = mapped_column(ForeignKey("issued_credential.id"))
+
+    job: Mapped[BulkJob] = relationship(back_populates="rows")
+    credential: Mapped[IssuedCredential | None] = relationship()
+
+
+class ClaimToken(Base):
+    """The worker's claim link for a credential (the token is stored hashed; re-issuable)."""
+
+    __tablename__ = "claim_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credential_id: Mapped[int] = mapped_column(ForeignKey("issued_credential.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    replaced_at: Mapped[datetime | None]
+
+    credential: Mapped[IssuedCredential] = relationship()
