@@ -9,8 +9,8 @@ from flask import Flask
 
 from verifier import web as verifier_web
 
+from . import auth, db, problems, ui, vcapi, verification, web
 from . import config as configuration
-from . import db, problems, vcapi, verification, web
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -29,7 +29,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep credentials in the order they were signed and shown
     db.init_app(app)
     problems.register_error_handlers(app)
+    auth.init_app(app)
     app.register_blueprint(web.bp)
+    app.register_blueprint(ui.bp)
     app.register_blueprint(vcapi.bp)
     app.add_url_rule("/api/v1/openapi.json", "openapi", vcapi.openapi_json)
     verification.init_app(app)

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
-from marshmallow import ValidationError
+from marshmallow import ValidationError, validate
 
 from credentials import CredentialError
 from keys import KeyManagementError
@@ -26,7 +26,7 @@ from schemas import (
 )
 from verifier import DidKeyResolver, Outcome, Verdict, VerificationResult, verify_credential
 
-from . import demo, migrate, services, verification
+from . import accounts, demo, migrate, services, verification
 from .app import create_app
 from .audit import verify_chain
 from .clock import utcnow
@@ -129,6 +129,15 @@ def demo_command(out: Path | None) -> None:
         db(), config["KEK_FERNET"], public_url=config["PUBLIC_URL"], now=utcnow()
     )
     click.echo(f"Demo training centre: {result.organisation.name} ({result.organisation.did})")
+    login_file = Path(config["INSTANCE"]) / "demo-login.txt"
+    if result.admin_password is not None:
+        _write_private(login_file, f"{demo.DEMO_ADMIN}\n{result.admin_password}\n")
+    if login_file.exists():
+        email, password = login_file.read_text("utf-8").split()[:2]
+        click.echo(
+            f"  Staff sign-in: {config['PUBLIC_URL']}/login  as {email}  password {password}"
+        )
+        click.echo(f"  (kept in {login_file}, readable only by you; a demo account only)")
     for issued in result.credentials:
         record = issued.record
         click.echo(f"  {record.recipient_name}: {record.achievement.name}\n    {issued.verify_url}")
@@ -165,19 +174,75 @@ def org_group() -> None:
     help="Algorithm of the centre's VC-JWTs [default: RS256; EdDSA for did:key].",
 )
 @click.option("--url", default=None, help="The centre's own web site.")
+@click.option(
+    "--admin-email",
+    default=None,
+    help="Invite this person as the centre's first admin (prints their link).",
+)
 @with_appcontext
 @_friendly
-def org_create(slug: str, name: str, did_method: str, jwt_alg: str | None, url: str | None) -> None:
-    """Create a training centre with its DID and signing keys."""
+def org_create(
+    slug: str,
+    name: str,
+    did_method: str,
+    jwt_alg: str | None,
+    url: str | None,
+    admin_email: str | None,
+) -> None:
+    """Create a training centre with its DID and signing keys (and invite its first admin)."""
     jwt_alg = jwt_alg or ("EdDSA" if did_method == "key" else "RS256")
     data = OrganisationCreateSchema().load(
         {"slug": slug, "name": name, "did_method": did_method, "jwt_algorithm": jwt_alg, "url": url}
     )
     config = _config()
+    if admin_email is not None:
+        _check_email(admin_email, "--admin-email")
     organisation = services.create_organisation(
         db(), config["KEK_FERNET"], public_url=config["PUBLIC_URL"], now=utcnow(), **data
     )
     click.echo(f"Created training centre {organisation.slug!r}: {organisation.did}")
+    if admin_email is not None:
+        _print_invitation(organisation, admin_email, "admin")
+
+
+def _check_email(value: str, option: str) -> None:
+    try:
+        validate.Email()(value)
+    except ValidationError as e:
+        raise click.BadParameter("not a valid e-mail address", param_hint=option) from e
+
+
+def _print_invitation(organisation: Any, email: str, role: str) -> None:
+    token = accounts.invite(
+        db(),
+        organisation=organisation,
+        email=email,
+        role=role,
+        now=utcnow(),
+        invited_by=None,
+        actor="cli",
+    )
+    link = f"{_config()['PUBLIC_URL']}/invite/{token}"
+    click.echo(f"Invitation for {email} as {role} (valid 7 days, works once):\n  {link}")
+
+
+@cli.group("user")
+def user_group() -> None:
+    """Staff accounts."""
+
+
+@user_group.command("invite")
+@click.option("--org", "org_slug", required=True)
+@click.option("--email", required=True)
+@click.option(
+    "--role", type=click.Choice(list(accounts.ROLES)), default="issuer", show_default=True
+)
+@with_appcontext
+@_friendly
+def user_invite(org_slug: str, email: str, role: str) -> None:
+    """Invite a member of staff; prints the one-time link to send them."""
+    _check_email(email, "--email")
+    _print_invitation(services.get_organisation(db(), org_slug), email, role)
 
 
 @org_group.command("list")
@@ -259,6 +324,13 @@ def keys_export_jwks(org_slug: str) -> None:
 
 
 # -- issuing -------------------------------------------------------------------------------
+
+
+def _write_private(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(content)
 
 
 def _atomic_write(path: Path, content: str) -> None:

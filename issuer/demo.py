@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -9,8 +10,8 @@ from cryptography.fernet import MultiFernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import services
-from .models import Achievement, IssuedCredential, Organisation
+from . import accounts, services
+from .models import Achievement, IssuedCredential, Organisation, User
 
 DEMO_SLUG = "demo-centre"
 ESCO = "http://data.europa.eu/esco/skill/"
@@ -58,11 +59,15 @@ DEMO_LEARNERS = (
 )
 
 
+DEMO_ADMIN = "admin@demo-centre.example"
+
+
 @dataclass(frozen=True, slots=True)
 class Demo:
     organisation: Organisation
     achievements: list[Achievement]
     credentials: list[services.Issued]
+    admin_password: str | None  # set only when the demo admin was created just now
 
 
 def ensure_demo(session: Session, kek: MultiFernet, *, public_url: str, now: datetime) -> Demo:
@@ -106,7 +111,19 @@ def ensure_demo(session: Session, kek: MultiFernet, *, public_url: str, now: dat
                 idempotency_key=f"demo:{email}",
             )
         )
-    return Demo(organisation, achievements, issued)
+    admin_password = None
+    if session.scalar(select(User.id).where(User.email == DEMO_ADMIN)) is None:
+        admin_password = secrets.token_urlsafe(12)
+        accounts.create_user(
+            session,
+            email=DEMO_ADMIN,
+            name="Demo Admin",
+            password=admin_password,
+            now=now,
+            organisation=organisation,
+            role="admin",
+        )
+    return Demo(organisation, achievements, issued, admin_password)
 
 
 def demo_credentials(session: Session) -> list[IssuedCredential]:
