@@ -103,8 +103,13 @@ def allocate(
 
 def lock_list(session: Session, status_list_id: int) -> StatusList:
     """The list, locked for update until the transaction ends (PostgreSQL; SQLite serialises)."""
+    # populate_existing: the bits as they are now, never a copy loaded before the lock, or a
+    # concurrent revocation's bit would be overwritten.
     return session.scalars(
-        select(StatusList).where(StatusList.id == status_list_id).with_for_update()
+        select(StatusList)
+        .where(StatusList.id == status_list_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -137,9 +138,18 @@ def encrypt_private_key(kek: MultiFernet, private_key: PrivateKey) -> bytes:
 def decrypt_private_key(kek: MultiFernet, token: bytes) -> PrivateKey:
     """Decrypt a private key encrypted by :func:`encrypt_private_key`.
 
+    Decrypted keys are kept in memory per (key-encryption key, ciphertext): loading and
+    validating an RSA key costs tens of milliseconds, far more than signing with it. Another
+    KEK object never hits the cache, so a KEK that cannot open a key still fails.
+
     Raises:
         KeyDecryptionError: no configured key-encryption key opens it.
     """
+    return _decrypt_cached(kek, bytes(token))
+
+
+@lru_cache(maxsize=256)
+def _decrypt_cached(kek: MultiFernet, token: bytes) -> PrivateKey:
     try:
         der = kek.decrypt(token)
     except InvalidToken as e:

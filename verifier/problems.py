@@ -46,4 +46,9 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(e: HTTPException) -> ProblemResponse:
         # Also answers for unhandled exceptions: Flask hands those over as a 500.
         status = e.code or 500
-        return problem((e.name or "error").lower().replace(" ", "-"), e.description or "", status)
+        body, code, headers = problem(
+            (e.name or "error").lower().replace(" ", "-"), e.description or "", status
+        )
+        # Keep what the error itself says to clients, such as WWW-Authenticate on a 401.
+        extra = {k: v for k, v in e.get_headers() if k.lower() != "content-type"}
+        return body, code, headers | extra

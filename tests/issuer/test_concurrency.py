@@ -39,7 +39,11 @@ def _run_issuers(make_session, kek):
             session, kek, slug="busy", name="Busy Centre", public_url=PUBLIC_URL, now=NOW
         )
         achievement = services.create_achievement(
-            session, organisation=centre, name="Stack pallets", description="D", criteria="C",
+            session,
+            organisation=centre,
+            name="Stack pallets",
+            description="D",
+            criteria="C",
             now=NOW,
         )
     barrier = threading.Barrier(THREADS)
@@ -53,9 +57,14 @@ def _run_issuers(make_session, kek):
                 barrier.wait(timeout=30)
                 for i in range(PER_THREAD):
                     services.issue_credential(
-                        session, kek, organisation=organisation, achievement=awarded,
-                        name=f"Learner {number}-{i}", email=f"l{number}-{i}@example.org",
-                        public_url=PUBLIC_URL, now=NOW,
+                        session,
+                        kek,
+                        organisation=organisation,
+                        achievement=awarded,
+                        name=f"Learner {number}-{i}",
+                        email=f"l{number}-{i}@example.org",
+                        public_url=PUBLIC_URL,
+                        now=NOW,
                     )
         except BaseException as e:  # collected and asserted on below
             errors.append(e)
@@ -101,3 +110,49 @@ def test_issuers_that_draw_the_same_index_retry_and_all_succeed(shared_database,
     with shared_database() as session:
         indexes = set(session.scalars(select(IssuedCredential.status_index)))
     assert 7 in indexes and len(indexes) == THREADS * PER_THREAD
+
+
+def test_concurrent_revocations_of_one_list_lose_no_bit_and_revoke_once(shared_database):
+    """Two sessions that loaded the same rows revoke: both bits stay set, no second reason."""
+    from credentials.status_list import get_bit
+    from issuer.errors import ConflictError
+
+    kek = load_kek(Fernet.generate_key().decode())
+    with shared_database() as setup:
+        centre = services.create_organisation(
+            setup, kek, slug="rev", name="Rev", public_url=PUBLIC_URL, now=NOW
+        )
+        achievement = services.create_achievement(
+            setup, organisation=centre, name="N", description="D", criteria="C", now=NOW
+        )
+        first, second = (
+            services.issue_credential(
+                setup,
+                kek,
+                organisation=centre,
+                achievement=achievement,
+                name=f"L{i}",
+                email=f"l{i}@example.org",
+                public_url=PUBLIC_URL,
+                now=NOW,
+            ).record
+            for i in range(2)
+        )
+    one, two = shared_database(), shared_database()
+    try:
+        mine = one.get(IssuedCredential, first.id)
+        theirs = two.get(IssuedCredential, second.id)
+        one.get(StatusList, mine.status_list_id)  # both sessions hold the list's old bits
+        two.get(StatusList, theirs.status_list_id)
+        stale = two.get(IssuedCredential, first.id)  # session two holds it unrevoked
+        services.revoke_credential(one, mine, reason="first", now=NOW)
+        services.revoke_credential(two, theirs, reason="second", now=NOW)
+        with pytest.raises(ConflictError, match="already revoked"):
+            services.revoke_credential(two, stale, reason="again", now=NOW)
+    finally:
+        one.close()
+        two.close()
+    with shared_database() as check:
+        bits = check.scalars(select(StatusList)).one().bits
+        assert get_bit(bits, first.status_index) and get_bit(bits, second.status_index)
+        assert check.get(IssuedCredential, first.id).revocation_reason == "first"
