@@ -199,3 +199,13 @@ def test_root_sends_staff_to_their_dashboard_and_others_to_the_credential_check(
     make_member("viewer")
     sign_in(client, "viewer@example.org")
     assert client.get("/").headers["Location"].endswith("/centre/")
+
+
+def test_the_api_docs_page_lists_every_documented_operation(client):
+    from issuer.vcapi import openapi_document
+
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    for path, item in openapi_document()["paths"].items():
+        for method in ("get", "post"):
+            if method in item:
+                assert f"{method.upper()} {path}" in page
