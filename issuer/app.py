@@ -9,7 +9,7 @@ from flask import Flask
 
 from verifier import web as verifier_web
 
-from . import auth, db, problems, ui, vcapi, verification, web
+from . import api, api_docs, auth, bulk_api, db, jobs, problems, ui, vcapi, verification, web
 from . import config as configuration
 
 
@@ -30,9 +30,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     problems.register_error_handlers(app)
     auth.init_app(app)
+    jobs.init_app(app)
     app.register_blueprint(web.bp)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(api_docs.bp)
     app.register_blueprint(vcapi.bp)
+    app.register_blueprint(bulk_api.bp)
+    app.register_blueprint(api.bp)
     app.add_url_rule("/api/v1/openapi.json", "openapi", vcapi.openapi_json)
     verification.init_app(app)
     verifier_web.init_app(app)

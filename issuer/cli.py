@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from schemas import (
 )
 from verifier import DidKeyResolver, Outcome, Verdict, VerificationResult, verify_credential
 
-from . import accounts, demo, migrate, services, verification
+from . import accounts, bulk, demo, jobs, migrate, services, verification
 from .app import create_app
 from .audit import verify_chain
 from .clock import utcnow
@@ -533,6 +534,160 @@ def verify_command(info: ScriptInfo, file: str, as_json: bool) -> None:
     sys.exit(0 if result.verdict == Verdict.VALID else 1)
 
 
+# -- background jobs -----------------------------------------------------------------------
+
+
+def _refuse_pending_migrations() -> None:
+    if migrate.pending(current_app.extensions["tessera.engine"]):
+        raise click.ClickException("the database needs migrating: run `tessera init` first")
+
+
+@cli.command("worker")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Jobs this process runs at the same time (threads). Signing is CPU-bound: for more "
+    "throughput, start more worker processes (one per core), on any number of machines.",
+)
+@with_appcontext
+def worker_command(workers: int) -> None:
+    """Run background jobs (bulk issuing) until stopped.
+
+    With TESSERA_REDIS_URL, run as many as you like, on any machines that reach the database
+    and Redis. Without it, `tessera serve` already runs jobs; a worker on the same machine
+    shares its SQLite queue. SIGTERM or Ctrl+C stops after the current row; the job goes back
+    to the queue and resumes in the next worker.
+    """
+    _refuse_pending_migrations()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = _config()
+    click.echo(
+        f"Worker for {config['PUBLIC_URL']}: queue {jobs.describe(config)}, "
+        f"{workers} thread(s). SIGTERM or Ctrl+C stops it after the current row."
+    )
+    jobs.run_worker(current_app._get_current_object(), workers=workers)  # type: ignore[attr-defined]
+
+
+@cli.group("bulk")
+def bulk_group() -> None:
+    """Bulk jobs: issue one achievement to every learner of a spreadsheet."""
+
+
+def _job_summary(job: Any) -> dict[str, Any]:
+    counts = bulk.row_counts(db(), job)
+    return {
+        "id": job.public_id,
+        "state": job.state,
+        "organisation": job.organisation.slug,
+        "achievement": job.achievement.public_id,
+        "filename": job.filename,
+        "total": job.total,
+        "issued": job.issued,
+        "failed": job.failed,
+        "invalid": counts[bulk.RowStatus.INVALID],
+        "pending": counts[bulk.RowStatus.PENDING],
+        "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None,
+    }
+
+
+@bulk_group.command("create")
+@click.option("--org", "org_slug", required=True, help="The issuing centre's slug.")
+@click.option("--achievement", "achievement_id", required=True, help="The achievement's id.")
+@click.option("--confirm", is_flag=True, help="Start issuing the rows that are ready at once.")
+@click.option("--json", "as_json", is_flag=True, help="Print the job as JSON.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+@_friendly
+def bulk_create(
+    org_slug: str, achievement_id: str, confirm: bool, as_json: bool, file: Path
+) -> None:
+    """Check a CSV or XLSX file of learners (and with --confirm, issue to them)."""
+    with file.open("rb") as f:
+        data = f.read(bulk.MAX_UPLOAD_BYTES + 1)
+    organisation = services.get_organisation(db(), org_slug)
+    achievement = services.get_achievement(db(), organisation, achievement_id)
+    sheet = bulk.read_spreadsheet(data, file.name)
+    job = bulk.create_job(
+        db(),
+        organisation=organisation,
+        achievement=achievement,
+        rows=sheet.rows,
+        filename=file.name,
+        created_by="cli",
+        now=utcnow(),
+    )
+    waiting = None
+    if confirm and job.total:
+        job = bulk.confirm_job(db(), job, now=utcnow(), actor="cli")
+        try:
+            jobs.enqueue_job(job.id)
+        except jobs.QueueUnavailableError as e:
+            waiting = str(e)
+    if as_json:
+        click.echo(json.dumps(_job_summary(job)))
+        return
+    for note in sheet.notes:
+        click.echo(f"Note: {note}")
+    summary = _job_summary(job)
+    click.echo(
+        f"Job {job.public_id}: {len(sheet.rows)} rows, {job.total} ready, "
+        f"{summary['invalid']} with problems."
+    )
+    rows, _ = bulk.rows_for_display(db(), job, limit=20)
+    for row in rows:
+        if row.status == bulk.RowStatus.INVALID:
+            problems = "; ".join((row.message or "").splitlines())
+            click.echo(f"  row {row.row_number}: {problems}")
+    if waiting:
+        click.echo(f"Confirmed, but {waiting}.")
+    elif job.state == bulk.JobState.QUEUED:
+        click.echo(f"Issuing in the background: tessera bulk status {job.public_id}")
+    elif job.total:
+        click.echo("Nothing issued yet: run again with --confirm, or confirm it in the web UI.")
+
+
+@bulk_group.command("status")
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the job as JSON.")
+@with_appcontext
+@_friendly
+def bulk_status(job_id: str, as_json: bool) -> None:
+    """Show a bulk job's progress."""
+    summary = _job_summary(bulk.find_job(db(), job_id))
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    done = summary["issued"] + summary["failed"]
+    click.echo(
+        f"{summary['id']} ({summary['organisation']}, {summary['filename']}): {summary['state']}, "
+        f"{done} of {summary['total']} done ({summary['issued']} issued, {summary['failed']} "
+        f"failed); {summary['invalid']} rows skipped for problems in the file."
+    )
+
+
+@bulk_group.command("list")
+@click.option("--org", "org_slug", default=None, help="Only this centre's jobs.")
+@with_appcontext
+@_friendly
+def bulk_list(org_slug: str | None) -> None:
+    """The newest bulk jobs (tab-separated: id, centre, state, issued/total, file)."""
+    organisations = (
+        [services.get_organisation(db(), org_slug)]
+        if org_slug
+        else services.list_organisations(db())
+    )
+    for organisation in organisations:
+        for job in bulk.list_jobs(db(), organisation):
+            click.echo(
+                f"{job.public_id}\t{organisation.slug}\t{job.state}\t{job.issued}/{job.total}"
+                f"\t{job.filename}"
+            )
+
+
 # -- audit and serving ---------------------------------------------------------------------
 
 
@@ -582,6 +737,7 @@ def serve_command(
             engine = current_app.extensions["tessera.engine"]
             if migrate.pending(engine):
                 raise click.ClickException("the database needs migrating: run `tessera init` first")
+    hooks = {} if verifier_only else _worker_hooks(app)
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -589,10 +745,46 @@ def serve_command(
             self.cfg.set("workers", workers)
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", "-")
+            for name, hook in hooks.items():
+                self.cfg.set(name, hook)
 
         def load(self) -> Flask:
             return app
 
     what = " (verifier only)" if verifier_only else ""
     click.echo(f"Serving {app.config['PUBLIC_URL']}{what} on http://{host}:{port} (Ctrl+C stops)")
+    if not verifier_only:
+        if app.config.get("REDIS_URL"):
+            click.echo(
+                f"Background jobs: {jobs.describe(app.config)}; run them with `tessera worker`."
+            )
+        else:
+            click.echo(f"Background jobs: {jobs.describe(app.config)}, run inside this server.")
     _Server().run()
+
+
+def _worker_hooks(app: Flask) -> dict[str, Callable[..., None]]:
+    """gunicorn hooks: fresh database connections after the fork; the embedded job consumer.
+
+    The consumer (no TESSERA_REDIS_URL) starts after the fork, in the workers: gunicorn's
+    master forks workers and must not have threads of its own. Every worker bids for it and
+    exactly one runs it (see jobs.EmbeddedConsumer); it stops, handing its job back to the
+    queue, when that worker exits.
+    """
+    embedded = not app.config.get("REDIS_URL")
+    consumers: list[jobs.EmbeddedConsumer] = []
+
+    def post_fork(_server: Any, _worker: Any) -> None:
+        # Connections opened in the master (the migration check) must not be shared with
+        # the forked workers: each process opens its own.
+        app.extensions["tessera.engine"].dispose(close=False)
+        if embedded:
+            consumer = jobs.EmbeddedConsumer(app)
+            consumers.append(consumer)
+            consumer.start()
+
+    def worker_exit(_server: Any, _worker: Any) -> None:
+        for consumer in consumers:
+            consumer.stop()
+
+    return {"post_fork": post_fork, "worker_exit": worker_exit}

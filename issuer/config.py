@@ -53,6 +53,9 @@ def defaults(instance: Path) -> dict[str, Any]:
         # The VC-API issue endpoint (POST /credentials/issue): off unless both are set.
         "VCAPI_ISSUER": None,
         "VCAPI_TOKEN": None,
+        # Background jobs: Redis when set (``tessera worker`` processes consume it), else a
+        # SQLite queue in the instance folder consumed inside ``tessera serve``.
+        "REDIS_URL": None,
     }
 
 
@@ -118,6 +121,38 @@ def finalize(config: dict[str, Any]) -> None:
     if not isinstance(config.get("REMOTE_RESOLUTION"), bool):
         raise ConfigurationError("TESSERA_REMOTE_RESOLUTION must be true or false")
     _check_vcapi(config)
+    _check_redis(config)
+
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _check_redis(config: dict[str, Any]) -> None:
+    url = config.get("REDIS_URL") or None
+    if url is not None and not _is_redis_url(url):
+        raise ConfigurationError(
+            "TESSERA_REDIS_URL must be a Redis URL such as redis://127.0.0.1:6379/0, "
+            "rediss://user:password@redis.internal:6380/0 or unix:///run/redis.sock"
+        )
+    config["REDIS_URL"] = url
+
+
+def _is_redis_url(url: object) -> bool:
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number raises ValueError
+    except ValueError:
+        return False
+    if parts.scheme == "unix":
+        return bool(parts.path)
+    database = parts.path.strip("/")
+    return (
+        parts.scheme in REDIS_SCHEMES
+        and bool(parts.hostname)
+        and (not database or database.isdigit())
+    )
 
 
 #: Shortest bearer token the VC-API issue endpoint accepts (a 192-bit token_urlsafe is 32).

@@ -11,9 +11,11 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import InvalidToken, MultiFernet
 from sqlalchemy import select
@@ -324,15 +326,37 @@ def issue_credential(
     recipient_did: str | None = None,
     idempotency_key: str | None = None,
     actor: str = "cli",
+    external_id: str | None = None,
+    evidence: list[dict[str, Any]] | None = None,
 ) -> Issued:
     """Issue an Open Badges 3.0 credential with both proofs, in one transaction.
 
+    ``external_id`` is the centre's own learner id (kept on the record, never in the
+    credential). ``evidence`` items are OB 3.0 ``Evidence`` objects (``id`` an http(s) URL,
+    ``name``, ``narrative``, ``description``, ``genre``, ``audience``): they go into the
+    credential's ``evidence`` and onto the record.
+
     With an ``idempotency_key`` already used by this centre, the first credential is returned
     and nothing new is written.
+
+    Raises:
+        NotFoundError: the achievement belongs to another centre.
+        ConflictError: the achievement is an archived version.
+        InvalidRequestError: inverted dates, an overlong external id or malformed evidence.
     """
     if achievement.organisation_id != organisation.id:
         raise NotFoundError("that achievement does not belong to this training centre")
+    if external_id is not None and len(external_id) > MAX_EXTERNAL_ID:
+        raise InvalidRequestError(f"the external id is longer than {MAX_EXTERNAL_ID} characters")
+    if achievement.archived_at is not None:
+        raise ConflictError(
+            f"{achievement.name!r} (version {achievement.version}) is archived; issue its "
+            "current version"
+        )
+    evidence_documents = evidence_objects(evidence or [])
     valid_from = valid_from or now
+    if valid_until is None and achievement.validity_days:
+        valid_until = valid_from + timedelta(days=achievement.validity_days)
     if valid_until is not None and valid_until <= valid_from:
         raise InvalidRequestError(
             f"valid until ({format_datetime(valid_until)}) must be later than valid from "
@@ -365,6 +389,8 @@ def issue_credential(
                     valid_until=valid_until,
                     credential_status=allocation.entry,
                 )
+                if evidence_documents:
+                    unsigned = _with_evidence(unsigned, evidence_documents)
                 document = data_integrity.add_proof(
                     unsigned, ring.active(KeyPurpose.DATA_INTEGRITY), created=now
                 )
@@ -385,6 +411,12 @@ def issue_credential(
                     idempotency_key=idempotency_key,
                     status_list_id=allocation.status_list.id,
                     status_index=allocation.index,
+                    external_id=external_id,
+                    evidence=(
+                        json.dumps(evidence_documents, ensure_ascii=False)
+                        if evidence_documents
+                        else None
+                    ),
                 )
                 session.add(record)
                 session.flush()
@@ -406,6 +438,95 @@ def issue_credential(
             continue
         return Issued(record, verify_url(public_url, record), created=True)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+#: Longest learner id a centre may keep with a credential (issued_credential.external_id).
+MAX_EXTERNAL_ID = 200
+MAX_EVIDENCE_ITEMS = 20
+_EVIDENCE_TEXT_LIMITS = {
+    "name": 500,
+    "narrative": 5000,
+    "description": 5000,
+    "genre": 200,
+    "audience": 500,
+}
+
+
+def evidence_objects(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """OB 3.0 ``Evidence`` objects, checked: what ``issue_credential`` puts into a credential.
+
+    Every member must be one the OB 3.0 context defines, so the credential canonicalizes;
+    ``id`` must be an absolute http(s) URL (JSON-LD would resolve a relative one against a
+    base that differs between processors).
+
+    Raises:
+        InvalidRequestError: naming what is wrong with which item.
+    """
+    if len(items) > MAX_EVIDENCE_ITEMS:
+        raise InvalidRequestError(f"at most {MAX_EVIDENCE_ITEMS} evidence items")
+    documents = []
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, Mapping):
+            raise InvalidRequestError(f"evidence item {number} must be an object")
+        unknown = sorted(set(item) - {"id", "type", *_EVIDENCE_TEXT_LIMITS})
+        if unknown:
+            raise InvalidRequestError(
+                f"evidence item {number} has members Open Badges does not define: "
+                + ", ".join(unknown)
+            )
+        kind = item.get("type", ["Evidence"])
+        if kind != "Evidence" and kind != ["Evidence"]:
+            raise InvalidRequestError(f'evidence item {number}: type must be ["Evidence"]')
+        document: dict[str, Any] = {}
+        if item.get("id") is not None:
+            document["id"] = _evidence_url(item["id"], number)
+        document["type"] = ["Evidence"]
+        for member, limit in _EVIDENCE_TEXT_LIMITS.items():
+            value = item.get(member)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not value.strip() or len(value) > limit:
+                raise InvalidRequestError(
+                    f"evidence item {number}: {member} must be text of 1 to {limit} characters"
+                )
+            document[member] = value.strip()
+        if len(document) == 1:
+            raise InvalidRequestError(
+                f"evidence item {number} is empty: give a URL, a name or a narrative"
+            )
+        documents.append(document)
+    return documents
+
+
+def _evidence_url(value: object, number: int) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or len(text) > 2000
+        or any(c.isspace() or ord(c) < 0x20 for c in text)
+    ):
+        raise InvalidRequestError(
+            f"evidence item {number}: the URL must be an http(s) address such as "
+            "https://example.org/portfolio/123 (at most 2,000 characters, no spaces)"
+        )
+    return text
+
+
+def _with_evidence(credential: dict[str, Any], evidence: list[dict[str, Any]]) -> dict[str, Any]:
+    """The credential with ``evidence`` after ``credentialSubject`` (where people look)."""
+    ordered: dict[str, Any] = {}
+    for name, value in credential.items():
+        ordered[name] = value
+        if name == "credentialSubject":
+            ordered["evidence"] = evidence
+    ordered.setdefault("evidence", evidence)
+    return ordered
 
 
 def _by_idempotency_key(
@@ -439,10 +560,13 @@ def revoke_credential(
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             with transaction(session):
+                # populate_existing: take the row as the lock returns it, not the copy this
+                # session may already hold (another revoke may have committed since).
                 current = session.scalars(
                     select(IssuedCredential)
                     .where(IssuedCredential.id == record.id)
                     .with_for_update()
+                    .execution_options(populate_existing=True)
                 ).one()
                 if current.revoked_at is not None:
                     raise ConflictError(

@@ -319,3 +319,9 @@ def audit_csv() -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=audit-log.csv"},
     )
+
+
+from . import ui_bulk  # noqa: E402, F401  (its routes join this blueprint)
+
+# isort: split
+from . import ui_catalogue  # noqa: E402, F401  (its routes join this blueprint)

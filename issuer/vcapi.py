@@ -42,7 +42,7 @@ from verifier.api import (
 )
 from verifier.security import csrf
 
-from . import services
+from . import api, bulk_api, services
 from .clock import utcnow
 from .db import db
 from .errors import InvalidRequestError, NotFoundError
@@ -386,6 +386,8 @@ def openapi_document() -> dict[str, Any]:
             }
         },
     )
+    api.openapi_paths(spec)
+    bulk_api.openapi_paths(spec)
     return openapi_dict(spec)
 
 

@@ -143,9 +143,14 @@ def centre(db: Session, kek, now: datetime):  # type: ignore[no-untyped-def]
 def welding(db: Session, centre, now: datetime):  # type: ignore[no-untyped-def]
     """A job-task achievement of ``centre`` aligned to an ESCO skill."""
     return services.create_achievement(
-        db, organisation=centre, name="Perform MAG welding", description="Welds steel.",
-        criteria="Passed bend tests.", achievement_type="ext:JobTask",
-        skills=[f"{WELDING_SKILL}=perform metal active gas welding"], now=now,
+        db,
+        organisation=centre,
+        name="Perform MAG welding",
+        description="Welds steel.",
+        criteria="Passed bend tests.",
+        achievement_type="ext:JobTask",
+        skills=[f"{WELDING_SKILL}=perform metal active gas welding"],
+        now=now,
     )
 
 

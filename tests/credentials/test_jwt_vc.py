@@ -99,7 +99,7 @@ def flip_character(token: str, index: int) -> str:
     parts = token.split(".")
     text = parts[index]
     middle = len(text) // 2
-    parts[index] = text[:middle] + ("B" if text[middle] != "B" else "C") + text[middle + 1:]
+    parts[index] = text[:middle] + ("B" if text[middle] != "B" else "C") + text[middle + 1 :]
     return ".".join(parts)
 
 
@@ -241,15 +241,21 @@ def test_tampered_kid_naming_another_key_of_the_issuer_is_an_invalid_proof():
     [
         pytest.param(
             lambda t: ("f" if t[0] != "f" else "g") + t[1:],
-            MalformedCredentialError, "malformed-credential", id="header-not-json",
+            MalformedCredentialError,
+            "malformed-credential",
+            id="header-not-json",
         ),
         pytest.param(
             lambda t: replace_in_segment(t, 0, b'"typ":"JWT"', b'"typ":"JWS"'),
-            InvalidProofError, "invalid-proof", id="typ",
+            InvalidProofError,
+            "invalid-proof",
+            id="typ",
         ),
         pytest.param(
             lambda t: replace_in_segment(t, 0, b'"EdDSA"', b'"EdDSB"'),
-            UnsupportedAlgorithmError, "unsupported-algorithm", id="alg",
+            UnsupportedAlgorithmError,
+            "unsupported-algorithm",
+            id="alg",
         ),
     ],
 )
@@ -451,8 +457,9 @@ def test_vcdm_1_1_shape_verifies_and_returns_the_vc_claim(eddsa):
         "sub": LEARNER_DID,
         "vc": vc,
     }
-    token = sign_token(eddsa, {"alg": "EdDSA", "kid": eddsa.verification_method, "typ": "JWT"},
-                       payload)
+    token = sign_token(
+        eddsa, {"alg": "EdDSA", "kid": eddsa.verification_method, "typ": "JWT"}, payload
+    )
 
     decoded = jwt_vc.decode_vc_jwt(token, StaticResolver(eddsa).resolve)
 
@@ -464,8 +471,9 @@ def test_vcdm_1_1_shape_with_a_contradicting_nbf_is_a_claim_mismatch(eddsa):
     vc = make_credential()
     vc["issuanceDate"] = vc.pop("validFrom")
     payload = {"iss": ISSUER_DID, "jti": vc["id"], "nbf": int(NOW.timestamp()) + 1, "vc": vc}
-    token = sign_token(eddsa, {"alg": "EdDSA", "kid": eddsa.verification_method, "typ": "JWT"},
-                       payload)
+    token = sign_token(
+        eddsa, {"alg": "EdDSA", "kid": eddsa.verification_method, "typ": "JWT"}, payload
+    )
 
     with pytest.raises(ClaimMismatchError):
         jwt_vc.decode_vc_jwt(token, StaticResolver(eddsa).resolve)
@@ -526,4 +534,3 @@ def test_relative_kid_never_borrows_another_issuers_key(eddsa, iss):
 
     with pytest.raises(InvalidProofError):
         jwt_vc.decode_vc_jwt(token, StaticResolver(eddsa, outsider).resolve)
-

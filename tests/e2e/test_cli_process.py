@@ -38,8 +38,13 @@ def workdir(tmp_path, database_factory):
 def tessera(workdir, *args):
     cwd, env = workdir
     return subprocess.run(
-        [str(TESSERA), *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
-        timeout=COMMAND_TIMEOUT, check=False,
+        [str(TESSERA), *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
     )
 
 
@@ -57,8 +62,9 @@ def _free_port():
 
 
 def _create_centre(workdir):
-    created = succeeds(workdir, "org", "create", "--slug", "northside",
-                       "--name", "Northside Skills Centre")
+    created = succeeds(
+        workdir, "org", "create", "--slug", "northside", "--name", "Northside Skills Centre"
+    )
     did = created.strip().rsplit(" ", 1)[-1]
     assert did.startswith("did:web:") and did.endswith(":orgs:northside")
     return did
@@ -74,16 +80,37 @@ def test_init_issue_and_verify(workdir):
 
     _create_centre(workdir)
     achievement_id = succeeds(
-        workdir, "achievement", "create", "--org", "northside",
-        "--name", "Perform MAG welding on structural steel",
-        "--description", "Lays fillet and butt welds on structural steel.",
-        "--criteria", "Passed visual and bend testing.",
-        "--skill", f"{WELDING_SKILL}=perform metal active gas welding",
+        workdir,
+        "achievement",
+        "create",
+        "--org",
+        "northside",
+        "--name",
+        "Perform MAG welding on structural steel",
+        "--description",
+        "Lays fillet and butt welds on structural steel.",
+        "--criteria",
+        "Passed visual and bend testing.",
+        "--skill",
+        f"{WELDING_SKILL}=perform metal active gas welding",
     ).strip()
-    issued = json.loads(succeeds(
-        workdir, "issue", "--org", "northside", "--achievement", achievement_id,
-        "--name", "Amina Haddad", "--email", "amina@example.org", "--out", "out", "--json",
-    ))
+    issued = json.loads(
+        succeeds(
+            workdir,
+            "issue",
+            "--org",
+            "northside",
+            "--achievement",
+            achievement_id,
+            "--name",
+            "Amina Haddad",
+            "--email",
+            "amina@example.org",
+            "--out",
+            "out",
+            "--json",
+        )
+    )
     files = [cwd / f for f in issued["files"]]
     assert [f.suffix for f in files] == [".json", ".jwt"]
     assert all(f.is_file() for f in files)
@@ -127,8 +154,11 @@ def test_serve_publishes_the_centres_did_document(workdir):
     log = cwd / "server.log"
     with log.open("w") as output:
         server = subprocess.Popen(
-            [str(TESSERA), "serve", "--port", str(port)], cwd=cwd, env=env,
-            stdout=output, stderr=subprocess.STDOUT,
+            [str(TESSERA), "serve", "--port", str(port)],
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
         try:
             status, health = _wait_until_healthy(base_url, server, log)

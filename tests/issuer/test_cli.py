@@ -33,21 +33,36 @@ def _count(db, model):
 
 
 def _counts(db):
-    return {m.__name__: _count(db, m) for m in (Organisation, Achievement, IssuedCredential,
-                                                AuditEvent)}
+    return {
+        m.__name__: _count(db, m) for m in (Organisation, Achievement, IssuedCredential, AuditEvent)
+    }
 
 
 def _create_org(runner, slug="northside", *extra):
-    result = invoke(runner, "org", "create", "--slug", slug, "--name", "Northside Skills Centre",
-                    *extra)
+    result = invoke(
+        runner, "org", "create", "--slug", slug, "--name", "Northside Skills Centre", *extra
+    )
     assert result.exit_code == 0, result.output
     return result
 
 
 def _issue(runner, achievement_id, out, *extra, org="northside"):
-    result = invoke(runner, "issue", "--org", org, "--achievement", achievement_id,
-                    "--name", "Amina Haddad", "--email", "amina@example.org", "--out", out,
-                    "--json", *extra)
+    result = invoke(
+        runner,
+        "issue",
+        "--org",
+        org,
+        "--achievement",
+        achievement_id,
+        "--name",
+        "Amina Haddad",
+        "--email",
+        "amina@example.org",
+        "--out",
+        out,
+        "--json",
+        *extra,
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
@@ -56,11 +71,23 @@ def _issue(runner, achievement_id, out, *extra, org="northside"):
 def journey(runner, tmp_path):
     """A centre, an achievement and one credential, all made through the command line."""
     _create_org(runner)
-    achievement = invoke(runner, "achievement", "create", "--org", "northside",
-                         "--name", "Perform MAG welding on structural steel",
-                         "--description", "Lays fillet and butt welds on structural steel.",
-                         "--criteria", "Passed visual and bend testing.",
-                         "--type", "ext:JobTask", "--skill", SKILL)
+    achievement = invoke(
+        runner,
+        "achievement",
+        "create",
+        "--org",
+        "northside",
+        "--name",
+        "Perform MAG welding on structural steel",
+        "--description",
+        "Lays fillet and butt welds on structural steel.",
+        "--criteria",
+        "Passed visual and bend testing.",
+        "--type",
+        "ext:JobTask",
+        "--skill",
+        SKILL,
+    )
     assert achievement.exit_code == 0, achievement.output
     issued = _issue(runner, achievement.output.strip(), tmp_path / "out")
     return issued | {"achievement": achievement.output.strip()}
@@ -144,7 +171,7 @@ def _tampered_jwt(journey, tmp_path):
     # A character in the middle: the last one may only carry base64 padding bits.
     i = len(signature) // 2
     flipped = "B" if signature[i] == "A" else "A"
-    return f"{header}.{payload}.{signature[:i]}{flipped}{signature[i + 1:]}".encode()
+    return f"{header}.{payload}.{signature[:i]}{flipped}{signature[i + 1 :]}".encode()
 
 
 def _truncated_jwt(journey, tmp_path):
@@ -181,8 +208,7 @@ def _fifty_megabytes(journey, tmp_path):
         pytest.param(_fifty_megabytes, "format", "are not accepted", id="50-MB-file"),
     ],
 )
-def test_bad_files_do_not_verify_and_say_why(runner, journey, tmp_path, make, failed_check,
-                                             reason):
+def test_bad_files_do_not_verify_and_say_why(runner, journey, tmp_path, make, failed_check, reason):
     path = tmp_path / "suspect.txt"
     path.write_bytes(make(journey, tmp_path))
     result = invoke(runner, "verify", path)
@@ -221,74 +247,153 @@ def centres(db, kek, now, tmp_path):
     achievements = {}
     for slug in ("northside", "southside"):
         centre = services.create_organisation(
-            db, kek, slug=slug, name=f"{slug.title()} Skills Centre", public_url=PUBLIC_URL,
+            db,
+            kek,
+            slug=slug,
+            name=f"{slug.title()} Skills Centre",
+            public_url=PUBLIC_URL,
             now=now,
         )
         achievements[slug] = services.create_achievement(
-            db, organisation=centre, name="Perform MAG welding", description="Welds steel.",
-            criteria="Passed bend tests.", skills=[SKILL], now=now,
+            db,
+            organisation=centre,
+            name="Perform MAG welding",
+            description="Welds steel.",
+            criteria="Passed bend tests.",
+            skills=[SKILL],
+            now=now,
         ).public_id
     a_file = tmp_path / "not-a-folder"
     a_file.write_text("I am a file\n")
-    return {"own": achievements["northside"], "foreign": achievements["southside"],
-            "file": str(a_file), "out": str(tmp_path / "out")}
+    return {
+        "own": achievements["northside"],
+        "foreign": achievements["southside"],
+        "file": str(a_file),
+        "out": str(tmp_path / "out"),
+    }
 
 
 ORG = ("org", "create", "--slug", "westside", "--name", "Westside")
-ACHIEVEMENT = ("achievement", "create", "--org", "northside", "--name", "Weld",
-               "--description", "Welds.", "--criteria", "Bend tests.")
-ISSUE = ("issue", "--org", "northside", "--achievement", "{own}", "--name", "Amina Haddad",
-         "--email", "amina@example.org", "--out", "{out}")
+ACHIEVEMENT = (
+    "achievement",
+    "create",
+    "--org",
+    "northside",
+    "--name",
+    "Weld",
+    "--description",
+    "Welds.",
+    "--criteria",
+    "Bend tests.",
+)
+ISSUE = (
+    "issue",
+    "--org",
+    "northside",
+    "--achievement",
+    "{own}",
+    "--name",
+    "Amina Haddad",
+    "--email",
+    "amina@example.org",
+    "--out",
+    "{out}",
+)
 
 
 def _replace(args, option, value):
     i = args.index(option)
-    return (*args[: i + 1], value, *args[i + 2:])
+    return (*args[: i + 1], value, *args[i + 2 :])
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        pytest.param(_replace(ORG, "--name", "   "), "--name: must not be blank",
-                     id="org-blank-name"),
+        pytest.param(
+            _replace(ORG, "--name", "   "), "--name: must not be blank", id="org-blank-name"
+        ),
         pytest.param(_replace(ORG, "--slug", "West Side"), "--slug:", id="org-bad-slug"),
-        pytest.param(_replace(ORG, "--slug", "northside"), "already exists",
-                     id="org-duplicate-slug"),
-        pytest.param((*ORG, "--jwt-alg", "HS256"), "Invalid value for '--jwt-alg'",
-                     id="org-hs256"),
-        pytest.param((*ORG, "--did-method", "key", "--jwt-alg", "RS256"), "EdDSA",
-                     id="org-did-key-with-rs256"),
-        pytest.param(_replace(ACHIEVEMENT, "--name", " "), "--name: must not be blank",
-                     id="achievement-blank-name"),
-        pytest.param(_replace(ACHIEVEMENT, "--org", "nowhere"), "no training centre",
-                     id="achievement-unknown-org"),
-        pytest.param((*ACHIEVEMENT, "--skill", "https://skills.example/welding=welding"),
-                     "not an ESCO skill URI", id="achievement-non-esco-skill"),
-        pytest.param((*ACHIEVEMENT, "--skill", SKILL, "--skill", "welding"),
-                     "not an ESCO skill URI", id="achievement-second-skill-bad"),
-        pytest.param((*ACHIEVEMENT, "--type", "Badge Of Honour"), "not an Open Badges type",
-                     id="achievement-bad-type"),
-        pytest.param(_replace(ISSUE, "--email", "amina-at-example.org"),
-                     "--email: Not a valid email", id="issue-invalid-email"),
-        pytest.param(_replace(ISSUE, "--name", "  "), "--name: must not be blank",
-                     id="issue-blank-name"),
-        pytest.param(_replace(ISSUE, "--org", "nowhere"), "no training centre",
-                     id="issue-unknown-org"),
-        pytest.param(_replace(ISSUE, "--achievement", MISSING_ID), "has no achievement",
-                     id="issue-unknown-achievement"),
-        pytest.param(_replace(ISSUE, "--achievement", "{foreign}"), "has no achievement",
-                     id="issue-achievement-of-another-centre"),
+        pytest.param(
+            _replace(ORG, "--slug", "northside"), "already exists", id="org-duplicate-slug"
+        ),
+        pytest.param((*ORG, "--jwt-alg", "HS256"), "Invalid value for '--jwt-alg'", id="org-hs256"),
+        pytest.param(
+            (*ORG, "--did-method", "key", "--jwt-alg", "RS256"),
+            "EdDSA",
+            id="org-did-key-with-rs256",
+        ),
+        pytest.param(
+            _replace(ACHIEVEMENT, "--name", " "),
+            "--name: must not be blank",
+            id="achievement-blank-name",
+        ),
+        pytest.param(
+            _replace(ACHIEVEMENT, "--org", "nowhere"),
+            "no training centre",
+            id="achievement-unknown-org",
+        ),
+        pytest.param(
+            (*ACHIEVEMENT, "--skill", "https://skills.example/welding=welding"),
+            "not an ESCO skill URI",
+            id="achievement-non-esco-skill",
+        ),
+        pytest.param(
+            (*ACHIEVEMENT, "--skill", SKILL, "--skill", "welding"),
+            "not an ESCO skill URI",
+            id="achievement-second-skill-bad",
+        ),
+        pytest.param(
+            (*ACHIEVEMENT, "--type", "Badge Of Honour"),
+            "not an Open Badges type",
+            id="achievement-bad-type",
+        ),
+        pytest.param(
+            _replace(ISSUE, "--email", "amina-at-example.org"),
+            "--email: Not a valid email",
+            id="issue-invalid-email",
+        ),
+        pytest.param(
+            _replace(ISSUE, "--name", "  "), "--name: must not be blank", id="issue-blank-name"
+        ),
+        pytest.param(
+            _replace(ISSUE, "--org", "nowhere"), "no training centre", id="issue-unknown-org"
+        ),
+        pytest.param(
+            _replace(ISSUE, "--achievement", MISSING_ID),
+            "has no achievement",
+            id="issue-unknown-achievement",
+        ),
+        pytest.param(
+            _replace(ISSUE, "--achievement", "{foreign}"),
+            "has no achievement",
+            id="issue-achievement-of-another-centre",
+        ),
         pytest.param(_replace(ISSUE, "--out", "{file}"), "--out", id="issue-out-is-a-file"),
-        pytest.param((*ISSUE, "--valid-until", "next spring"), "--valid-until",
-                     id="issue-valid-until-not-a-date"),
-        pytest.param((*ISSUE, "--valid-until", "2030-06-30T23:59:59"), "--valid-until",
-                     id="issue-valid-until-without-time-zone"),
-        pytest.param((*ISSUE, "--valid-until", "2020-06-30T23:59:59Z"), "must be later than",
-                     id="issue-valid-until-in-the-past"),
-        pytest.param(("keys", "rotate", "--org", "nowhere"), "no training centre",
-                     id="keys-rotate-unknown-org"),
-        pytest.param(("keys", "export-jwks", "--org", "nowhere"), "no training centre",
-                     id="keys-export-unknown-org"),
+        pytest.param(
+            (*ISSUE, "--valid-until", "next spring"),
+            "--valid-until",
+            id="issue-valid-until-not-a-date",
+        ),
+        pytest.param(
+            (*ISSUE, "--valid-until", "2030-06-30T23:59:59"),
+            "--valid-until",
+            id="issue-valid-until-without-time-zone",
+        ),
+        pytest.param(
+            (*ISSUE, "--valid-until", "2020-06-30T23:59:59Z"),
+            "must be later than",
+            id="issue-valid-until-in-the-past",
+        ),
+        pytest.param(
+            ("keys", "rotate", "--org", "nowhere"),
+            "no training centre",
+            id="keys-rotate-unknown-org",
+        ),
+        pytest.param(
+            ("keys", "export-jwks", "--org", "nowhere"),
+            "no training centre",
+            id="keys-export-unknown-org",
+        ),
     ],
 )
 def test_bad_input_is_refused_clearly_and_writes_nothing(runner, db, centres, args, message):
@@ -309,7 +414,8 @@ def test_rotation_prints_new_keys_and_old_credentials_still_verify(runner, journ
     assert result.exit_code == 0, result.output
     did = "did:web:tessera.test:orgs:northside"
     assert result.output.splitlines() == [
-        f"New active key: {did}#key-3", f"New active key: {did}#key-4",
+        f"New active key: {did}#key-3",
+        f"New active key: {did}#key-4",
     ]
     for suffix in (".json", ".jwt"):
         old = invoke(runner, "verify", _file(journey, suffix))
@@ -347,10 +453,12 @@ def test_export_jwks_prints_public_keys_only(runner, journey):
 
 def test_issue_with_the_same_idempotency_key_twice_issues_once(runner, db, journey, tmp_path):
     before = _count(db, IssuedCredential)
-    first = _issue(runner, journey["achievement"], tmp_path / "retry", "--idempotency-key",
-                   "row-17")
-    again = _issue(runner, journey["achievement"], tmp_path / "retry", "--idempotency-key",
-                   "row-17")
+    first = _issue(
+        runner, journey["achievement"], tmp_path / "retry", "--idempotency-key", "row-17"
+    )
+    again = _issue(
+        runner, journey["achievement"], tmp_path / "retry", "--idempotency-key", "row-17"
+    )
     assert again["id"] == first["id"]
     assert again["verify_url"] == first["verify_url"]
     assert _count(db, IssuedCredential) == before + 1
@@ -406,8 +514,10 @@ def test_a_second_revoke_is_a_clear_conflict_that_changes_nothing(runner, db, jo
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("revoke", "urn:uuid:00000000-0000-4000-8000-000000000000", "--reason", "x"),
-         "no credential"),
+        (
+            ("revoke", "urn:uuid:00000000-0000-4000-8000-000000000000", "--reason", "x"),
+            "no credential",
+        ),
         (("revoke", "{id}", "--reason", "   "), "give a reason"),
         (("revoke", "{id}"), "Missing option '--reason'"),
     ],

@@ -55,8 +55,11 @@ def test_production_without_secrets_names_what_is_missing(monkeypatch, tmp_path,
 
 
 def test_production_names_only_the_missing_secret(base):
-    config = base | {"ENV": "production", "PUBLIC_URL": "https://badges.example.org",
-                     "SECRET_KEY": secrets.token_urlsafe(32)}
+    config = base | {
+        "ENV": "production",
+        "PUBLIC_URL": "https://badges.example.org",
+        "SECRET_KEY": secrets.token_urlsafe(32),
+    }
     with pytest.raises(ConfigurationError, match="TESSERA_KEK") as raised:
         create_app(config)
     assert "TESSERA_SECRET_KEY" not in str(raised.value)
@@ -69,8 +72,9 @@ def test_production_refuses_a_plain_http_public_url(base):
 
 
 def test_production_with_everything_set_starts(base):
-    app = _create_app(base | _secrets() | {"ENV": "production",
-                                           "PUBLIC_URL": "https://badges.example.org"})
+    app = _create_app(
+        base | _secrets() | {"ENV": "production", "PUBLIC_URL": "https://badges.example.org"}
+    )
     assert app.config["PUBLIC_URL"] == "https://badges.example.org"
 
 
@@ -81,8 +85,15 @@ def test_an_invalid_kek_is_refused(base, kek):
         create_app(config)
 
 
-@pytest.mark.parametrize("url", ["badges.example.org", "ftp://badges.example.org",
-                                 "https://", "https://badges.example.org/?x=1"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "badges.example.org",
+        "ftp://badges.example.org",
+        "https://",
+        "https://badges.example.org/?x=1",
+    ],
+)
 def test_a_public_url_that_is_not_an_http_url_is_refused(base, url):
     with pytest.raises(ConfigurationError, match="TESSERA_PUBLIC_URL"):
         create_app(base | _secrets() | {"PUBLIC_URL": url})
@@ -137,11 +148,15 @@ def test_test_configuration_overrides_environment_variables(monkeypatch, base):
 
 
 def test_cli_reports_a_configuration_error_in_one_line(tmp_path):
-    result = CliRunner().invoke(cli, ["org", "list"], env={
-        "TESSERA_ENV": "production",
-        "TESSERA_INSTANCE": str(tmp_path / "i"),
-        "TESSERA_DATABASE_URL": f"sqlite:///{tmp_path}/t.db",
-    })
+    result = CliRunner().invoke(
+        cli,
+        ["org", "list"],
+        env={
+            "TESSERA_ENV": "production",
+            "TESSERA_INSTANCE": str(tmp_path / "i"),
+            "TESSERA_DATABASE_URL": f"sqlite:///{tmp_path}/t.db",
+        },
+    )
     assert result.exit_code != 0
     assert isinstance(result.exception, SystemExit)
     assert "Traceback" not in result.output

@@ -462,7 +462,7 @@ def test_the_documented_paths_exist(app):
     }
     assert documented <= routes
     api_routes = {r for r in routes if r.startswith(("/api/", "/credentials/", "/presentations/"))}
-    assert api_routes <= documented
+    assert api_routes - {"/api/v1/docs"} <= documented  # the docs page renders this document
 
 
 def test_docs_openapi_json_is_the_generated_document():

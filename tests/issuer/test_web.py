@@ -14,8 +14,14 @@ from ..conftest import PUBLIC_URL
 @pytest.fixture
 def did_key_centre(db, kek, now):
     return services.create_organisation(
-        db, kek, slug="keyside", name="Keyside Academy", public_url=PUBLIC_URL, now=now,
-        did_method="key", jwt_algorithm="EdDSA",
+        db,
+        kek,
+        slug="keyside",
+        name="Keyside Academy",
+        public_url=PUBLIC_URL,
+        now=now,
+        did_method="key",
+        jwt_algorithm="EdDSA",
     )
 
 

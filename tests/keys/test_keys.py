@@ -132,7 +132,6 @@ def test_did_web_needs_a_host():
     assert json.dumps(did_web("https://h.test")) == '"did:web:h.test"'
 
 
-
 def test_a_p384_key_is_not_taken_for_es256():
     p384 = ec.generate_private_key(ec.SECP384R1()).public_key()
     jwk = ECAlgorithm.to_jwk(p384, as_dict=True)  # kty EC, crv P-384, no alg
