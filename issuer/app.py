@@ -9,7 +9,20 @@ from flask import Flask
 
 from verifier import web as verifier_web
 
-from . import api, api_docs, auth, bulk_api, db, jobs, problems, ui, vcapi, verification, web
+from . import (
+    api,
+    api_docs,
+    auth,
+    bulk_api,
+    db,
+    jobs,
+    problems,
+    ui,
+    vcapi,
+    verification,
+    web,
+    worker,
+)
 from . import config as configuration
 
 
@@ -34,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(web.bp)
     app.register_blueprint(ui.bp)
     app.register_blueprint(api_docs.bp)
+    app.register_blueprint(worker.bp)
     app.register_blueprint(vcapi.bp)
     app.register_blueprint(bulk_api.bp)
     app.register_blueprint(api.bp)

@@ -1,0 +1,51 @@
+"""The worker's page behind a claim link."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from http import HTTPStatus
+
+from issuer import claims, services
+from issuer.unit_of_work import transaction
+
+from ..conftest import PUBLIC_URL
+
+
+def _issued_with_link(db, kek, centre, welding, now):
+    record = services.issue_credential(
+        db,
+        kek,
+        organisation=centre,
+        achievement=welding,
+        name="Amina Haddad",
+        email="amina@example.org",
+        public_url=PUBLIC_URL,
+        now=now,
+    ).record
+    with transaction(db):
+        token = claims.new_claim_token(db, record, now=now)
+    return record, token
+
+
+def test_a_claim_link_opens_the_workers_credential_privately(client, db, kek, centre, welding, now):
+    record, token = _issued_with_link(db, kek, centre, welding, now)
+    response = client.get(f"/claim/{token}")
+    assert response.status_code == HTTPStatus.OK
+    page = response.get_data(as_text=True)
+    assert "Your credential, Amina Haddad" in page and "Perform MAG welding" in page
+    assert f"{PUBLIC_URL}/v/{record.public_id}" in page
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_replaced_expired_and_guessed_links_do_not_open(client, db, kek, centre, welding, now):
+    record, first = _issued_with_link(db, kek, centre, welding, now)
+    with transaction(db):
+        claims.new_claim_token(db, record, now=now)  # re-issued: the first link retires
+    assert client.get(f"/claim/{first}").status_code == HTTPStatus.NOT_FOUND
+    assert client.get("/claim/guessed-token").status_code == HTTPStatus.NOT_FOUND
+    with transaction(db):
+        latest = claims.new_claim_token(
+            db, record, now=now - claims.CLAIM_LIFETIME - timedelta(days=1)
+        )
+    assert client.get(f"/claim/{latest}").status_code == HTTPStatus.NOT_FOUND
