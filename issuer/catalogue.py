@@ -35,7 +35,7 @@ from . import claims, esco, services
 from .audit import record_event
 from .errors import ConflictError, InvalidRequestError, NotFoundError
 from .models import Achievement, IssuedCredential, Organisation
-from .unit_of_work import transaction
+from .unit_of_work import locked, transaction
 
 #: Types offered on the form, most useful first; any OB 3.0 type or ``ext:`` extension works.
 ACHIEVEMENT_TYPES = (
@@ -372,13 +372,7 @@ def revise_achievement(
     else:
         picture, picture_type = achievement.image, achievement.image_type
     with transaction(session):
-        current = session.scalars(
-            select(Achievement)
-            .where(Achievement.id == achievement.id)
-            .with_for_update()
-            # the row as committed now, not as this session first read it
-            .execution_options(populate_existing=True)
-        ).one()
+        current = locked(session, Achievement, achievement.id)
         if current.archived_at is not None:
             raise ConflictError(
                 "this version is archived; edit the current version of the achievement"
@@ -421,13 +415,7 @@ def archive_achievement(
         ConflictError: it is archived already.
     """
     with transaction(session):
-        current = session.scalars(
-            select(Achievement)
-            .where(Achievement.id == achievement.id)
-            .with_for_update()
-            # the row as committed now, not as this session first read it
-            .execution_options(populate_existing=True)
-        ).one()
+        current = locked(session, Achievement, achievement.id)
         if current.archived_at is not None:
             raise ConflictError("this achievement is archived already")
         current.archived_at = now

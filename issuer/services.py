@@ -32,7 +32,7 @@ from . import status
 from .audit import record_event
 from .errors import ConflictError, InvalidRequestError, NotFoundError
 from .models import Achievement, IssuedCredential, Organisation
-from .unit_of_work import MAX_ATTEMPTS, retryable, transaction
+from .unit_of_work import MAX_ATTEMPTS, locked, retryable, transaction
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 ESCO_SKILL_PATTERN = re.compile(
@@ -560,14 +560,7 @@ def revoke_credential(
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             with transaction(session):
-                # populate_existing: take the row as the lock returns it, not the copy this
-                # session may already hold (another revoke may have committed since).
-                current = session.scalars(
-                    select(IssuedCredential)
-                    .where(IssuedCredential.id == record.id)
-                    .with_for_update()
-                    .execution_options(populate_existing=True)
-                ).one()
+                current = locked(session, IssuedCredential, record.id)
                 if current.revoked_at is not None:
                     raise ConflictError(
                         f"this credential was already revoked on "

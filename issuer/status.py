@@ -18,7 +18,7 @@ from credentials.proofs import data_integrity, jwt_vc
 from keys import KeyPurpose, KeyRing
 
 from .models import IssuedCredential, Organisation, StatusList
-from .unit_of_work import transaction
+from .unit_of_work import locked, transaction
 
 PURPOSE = "revocation"
 #: Random probes before falling back to picking among the free indexes of a crowded list.
@@ -102,15 +102,8 @@ def allocate(
 
 
 def lock_list(session: Session, status_list_id: int) -> StatusList:
-    """The list, locked for update until the transaction ends (PostgreSQL; SQLite serialises)."""
-    # populate_existing: the bits as they are now, never a copy loaded before the lock, or a
-    # concurrent revocation's bit would be overwritten.
-    return session.scalars(
-        select(StatusList)
-        .where(StatusList.id == status_list_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    """The list, locked, with its bits as they are now (see unit_of_work.locked)."""
+    return locked(session, StatusList, status_list_id)
 
 
 def set_revoked(session: Session, record: IssuedCredential) -> StatusList | None:

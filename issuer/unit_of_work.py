@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+
+M = TypeVar("M")
 
 #: Attempts at a write transaction that lost a race to a concurrent one.
 MAX_ATTEMPTS = 8
@@ -38,6 +42,21 @@ def transaction(session: Session) -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+def locked(session: Session, model: type[M], row_id: int) -> M:
+    """The row as it is now, locked until the transaction ends.
+
+    ``populate_existing``: never the copy this session may already hold. Deciding on a copy
+    read before the lock (is it revoked? which bits are set?) would let a concurrent change be
+    overwritten. PostgreSQL locks the row; SQLite's write transaction already excludes others.
+    """
+    return session.scalars(
+        select(model)
+        .where(model.id == row_id)  # type: ignore[attr-defined]
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
 
 
 def retryable(error: DBAPIError) -> bool:
