@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,18 +128,42 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
             server.wait(timeout=SERVER_STOP_TIMEOUT)
 
 
+def operator_env(cwd: Path, database_url: str, base_url: str) -> dict[str, str]:
+    """An operator's environment: this test's instance, database and public URL only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TESSERA_", "FLASK_"))}
+    return env | {
+        "TESSERA_INSTANCE": str(cwd / "instance"),
+        "TESSERA_DATABASE_URL": database_url,
+        "TESSERA_PUBLIC_URL": base_url,
+    }
+
+
+@contextmanager
+def serving(cwd: Path, env: dict[str, str], port: int) -> Iterator[None]:
+    """Run ``tessera serve`` until the block ends; fail with its log if it never gets healthy."""
+    log = cwd / "server.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [str(TESSERA), "serve", "--port", str(port)],
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_healthy(f"http://127.0.0.1:{port}", server, log)
+            yield
+        finally:
+            _stop(server)
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory, database_factory) -> Iterator[LiveServer]:
     """A running ``tessera serve`` with a valid, a revoked and a tampered credential."""
     cwd = tmp_path_factory.mktemp("live")
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TESSERA_", "FLASK_"))}
-    env |= {
-        "TESSERA_INSTANCE": str(cwd / "instance"),
-        "TESSERA_DATABASE_URL": database_factory(),
-        "TESSERA_PUBLIC_URL": base_url,
-    }
+    env = operator_env(cwd, database_factory(), base_url)
     _run(cwd, env, "init")
     _run(cwd, env, "org", "create", "--slug", "northside", "--name", "Northside Skills Centre")
     achievement = _run(
@@ -175,17 +200,5 @@ def live_server(tmp_path_factory, database_factory) -> Iterator[LiveServer]:
         "Mallory Impostor",
     )
 
-    log = cwd / "server.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [str(TESSERA), "serve", "--port", str(port)],
-            cwd=cwd,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_until_healthy(base_url, server, log)
-            yield LiveServer(base_url, valid, revoked, tampered)
-        finally:
-            _stop(server)
+    with serving(cwd, env, port):
+        yield LiveServer(base_url, valid, revoked, tampered)

@@ -6,9 +6,7 @@ consumer does the work."""
 from __future__ import annotations
 
 import csv
-import os
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import TESSERA, _free_port, _run, _stop, _wait_until_healthy
+from .conftest import _free_port, _run, operator_env, serving
 from .test_browser import screenshots  # noqa: F401  (a fixture)
 from .test_browser_centre import PASSWORD, _chromium_or_skip, in_browser
 
@@ -36,12 +34,7 @@ def bulk_server(tmp_path_factory, database_factory) -> Iterator[BulkServer]:
     cwd = tmp_path_factory.mktemp("bulk")
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TESSERA_", "FLASK_"))}
-    env |= {
-        "TESSERA_INSTANCE": str(cwd / "instance"),
-        "TESSERA_DATABASE_URL": database_factory(),
-        "TESSERA_PUBLIC_URL": base_url,
-    }
+    env = operator_env(cwd, database_factory(), base_url)
     _run(cwd, env, "init")
     _run(cwd, env, "org", "create", "--slug", "cohort", "--name", "Cohort Training Centre")
     _run(
@@ -78,20 +71,8 @@ def bulk_server(tmp_path_factory, database_factory) -> Iterator[BulkServer]:
         writer.writerow(["Name", "Email"])
         for number in range(1, ROWS + 1):
             writer.writerow(BAD_ROWS.get(number, (f"Learner {number}", f"l{number}@example.org")))
-    log = cwd / "server.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [str(TESSERA), "serve", "--port", str(port)],
-            cwd=cwd,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_until_healthy(base_url, server, log)
-            yield BulkServer(base_url, invitation.group(1), spreadsheet)
-        finally:
-            _stop(server)
+    with serving(cwd, env, port):
+        yield BulkServer(base_url, invitation.group(1), spreadsheet)
 
 
 def test_bulk_issue_with_preview_progress_and_claim_links(bulk_server, screenshots):  # noqa: F811

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from .conftest import TESSERA, _free_port, _run, _stop, _wait_until_healthy
+from .conftest import _free_port, _run, operator_env, serving
 from .test_browser import (  # noqa: F401  (screenshots: a fixture)
     CHROMIUM,
     LAUNCH_ARGS,
@@ -49,12 +48,7 @@ def centre_server(tmp_path_factory, database_factory) -> Iterator[CentreServer]:
     cwd = tmp_path_factory.mktemp("centre")
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TESSERA_", "FLASK_"))}
-    env |= {
-        "TESSERA_INSTANCE": str(cwd / "instance"),
-        "TESSERA_DATABASE_URL": database_factory(),
-        "TESSERA_PUBLIC_URL": base_url,
-    }
+    env = operator_env(cwd, database_factory(), base_url)
     _run(cwd, env, "init")
     _run(cwd, env, "org", "create", "--slug", "eastside", "--name", "Eastside Skills Centre")
     printed = _run(
@@ -62,20 +56,8 @@ def centre_server(tmp_path_factory, database_factory) -> Iterator[CentreServer]:
     )
     invitation = re.search(r"(http://\S+/invite/\S+)", printed)
     assert invitation is not None, printed
-    log = cwd / "server.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [str(TESSERA), "serve", "--port", str(port)],
-            cwd=cwd,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_until_healthy(base_url, server, log)
-            yield CentreServer(base_url, invitation.group(1))
-        finally:
-            _stop(server)
+    with serving(cwd, env, port):
+        yield CentreServer(base_url, invitation.group(1))
 
 
 def _chromium_or_skip() -> None:
