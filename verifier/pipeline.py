@@ -19,8 +19,6 @@ from typing import Any
 from credentials import (
     CredentialError,
     CredentialTooLargeError,
-    InvalidProofError,
-    KeyMismatchError,
     MalformedCredentialError,
     SchemaValidationError,
     UnresolvableKeyError,
@@ -35,6 +33,7 @@ from credentials.proofs import data_integrity, jwt_vc
 from credentials.status_list import get_bit, parse_status_entries
 
 from .resolvers import KeyResolver
+from .signatures import verify_embedded_proof
 from .status import StatusSource
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
@@ -208,26 +207,16 @@ def _verify_embedded(run: _Run, credential: dict[str, Any], resolver: KeyResolve
     if not proofs:
         run.failed("proof", "the credential carries no proof", "no-proof")
         return
-    issuer = issuer_id(credential)
     for proof in proofs:
-        method = proof.get("verificationMethod")
-        if not isinstance(method, str) or not method:
-            run.failed("proof", "the proof names no verification method", InvalidProofError.code)
-            continue
         try:
-            key = resolver.resolve(method)
-            if key.controller != issuer:
-                raise KeyMismatchError(
-                    f"key {method} belongs to {key.controller}, not to the issuer {issuer}"
-                )
-            data_integrity.verify_proof(credential, proof, key)
+            key = verify_embedded_proof(credential, proof, resolver)
         except UnresolvableKeyError as e:
             run.unknown("proof", f"the issuer's key could not be looked up: {e}", e.code)
         except CredentialError as e:
             run.failed("proof", f"Data Integrity proof: {e}", e.code)
         else:
             run.passed(
-                "proof", f"Data Integrity proof ({proof.get('cryptosuite')}) verified with {method}"
+                "proof", f"Data Integrity proof ({proof.get('cryptosuite')}) verified with {key.id}"
             )
 
 
