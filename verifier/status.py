@@ -21,6 +21,9 @@ from credentials.status_list import StatusEntry, read_status_list_credential
 from .resolvers import KeyResolver
 from .signatures import verify_embedded_proof
 
+#: How far another host's clock may run ahead of ours before its new list looks premature.
+CLOCK_SKEW = timedelta(seconds=60)
+
 
 class StatusSource(Protocol):
     def handles(self, list_url: str) -> bool:
@@ -154,7 +157,9 @@ class RemoteStatusSource:
             raise StatusUnavailableError(f"the status list is not usable: {e}") from e
         if credential.get("id") != entry.list_url:
             raise StatusUnavailableError("the status list's id is not the URL it came from")
-        if not valid_from <= now < valid_until:
+        # A list signed a moment ago by a host whose clock runs slightly ahead is fresh, not
+        # "not yet valid"; a list past its validUntil is stale, with no allowance.
+        if not valid_from - CLOCK_SKEW <= now < valid_until:
             raise StatusUnavailableError(
                 f"the status list is stale: it was valid until {valid_until.isoformat()}"
             )

@@ -277,3 +277,19 @@ def test_a_list_claimed_for_another_issuer_is_not_trusted(db, kek, centre, weldi
     (parsed,) = parse_status_entries({"credentialStatus": entry})
     with pytest.raises(StatusUnavailableError, match="another issuer"):
         source.bits(parsed, issuer=other.did, now=now)
+
+
+def test_a_list_signed_by_a_clock_slightly_ahead_is_still_used(
+    client, db, kek, centre, welding, now
+):
+    record = _issue(db, kek, centre, welding, now)
+    behind = utcnow() - timedelta(seconds=30)  # our clock 30 s behind the publisher's
+    remote = RemoteStatusSource(ClientFetcher(client), instance_resolver(db), clock=lambda: behind)
+    result = verify_credential(
+        record.document,
+        resolver=instance_resolver(db),
+        now=behind,
+        status=StatusChain([remote]),
+        trusted_issuers={centre.did},
+    )
+    assert result.verdict == Verdict.VALID
