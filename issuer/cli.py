@@ -17,7 +17,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from marshmallow import ValidationError, validate
 
-from credentials import CredentialError
+from credentials import CredentialError, normalize_email
 from keys import KeyManagementError
 from schemas import (
     AchievementCreateSchema,
@@ -26,13 +26,22 @@ from schemas import (
     VerificationResultSchema,
 )
 from verifier import DidKeyResolver, Outcome, Verdict, VerificationResult, verify_credential
+from verifier.api import wallet_report
+from verifier.backend import verify_any
+from verifier.wallet import (
+    DEFAULT_MAX_WALLET_BYTES,
+    WalletResult,
+    looks_like_wallet,
+    verify_wallet,
+)
 
-from . import accounts, bulk, demo, jobs, migrate, services, verification
+from . import accounts, bulk, catalogue, claims, demo, jobs, mail, migrate, services, wallet
 from .app import create_app
 from .audit import verify_chain
 from .clock import utcnow
 from .db import db
-from .errors import ConfigurationError, IssuerError
+from .errors import ConfigurationError, IssuerError, NotFoundError
+from .models import WalletSession
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -356,6 +365,17 @@ def _write_credential_files(out: Path, record: Any) -> list[str]:
     return [str(json_path), str(jwt_path)]
 
 
+def _atomic_write_bytes(path: Path, content: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=".tessera-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _writable_dir(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise click.BadParameter(f"{out} exists and is not a folder", param_hint="--out")
@@ -415,6 +435,9 @@ def issue_command(
         **data,
     )
     files = _write_credential_files(out, issued.record)
+    # A fresh claim link each time: only its hash is stored, so an earlier one cannot be shown.
+    token = catalogue.new_claim_link(db(), issued.record, now=utcnow(), actor="cli")
+    claim_url = claims.claim_url(config["PUBLIC_URL"], token)
     if as_json:
         click.echo(
             json.dumps(
@@ -422,6 +445,7 @@ def issue_command(
                     "id": issued.record.credential_id,
                     "public_id": issued.record.public_id,
                     "verify_url": issued.verify_url,
+                    "claim_url": claim_url,
                     "files": files,
                 }
             )
@@ -433,6 +457,7 @@ def issue_command(
     )
     click.echo(f"  id:         {issued.record.credential_id}")
     click.echo(f"  verify at:  {issued.verify_url}")
+    click.echo(f"  claim link: {claim_url}  (give this to the learner; keep it private)")
     for f in files:
         click.echo(f"  file:       {f}")
 
@@ -502,18 +527,49 @@ def _render(result: VerificationResult) -> str:
     return "\n".join(lines)
 
 
+def _render_wallet(found: WalletResult) -> str:
+    counts = ", ".join(f"{n} {verdict}" for verdict, n in sorted(found.counts.items()))
+    lines = [
+        f"Wallet: {'VALID' if found.verified else 'NOT VALID'} "
+        f"({len(found.entries)} credential(s){': ' + counts if counts else ''})"
+    ]
+    if found.envelope is not None:
+        lines.append(f"Wallet's own proof: {found.envelope.verdict.value}")
+        lines.extend(
+            f"  [{_MARKS[c.outcome]}] {c.name}: {c.message}" for c in found.envelope.checks
+        )
+    for entry in found.entries:
+        lines.append("")
+        lines.append(f"{entry.label}:")
+        lines.extend("  " + line for line in _render(entry.result).splitlines())
+    return "\n".join(lines)
+
+
+def _offline_verify(data: bytes, now: Any) -> VerificationResult | WalletResult:
+    """No instance here: public data only (did:key works fully offline)."""
+
+    def one(item: Any) -> VerificationResult:
+        return verify_credential(item, resolver=DidKeyResolver(), now=now)
+
+    if looks_like_wallet(data):
+        return verify_wallet(data, verify_one=one, resolver=DidKeyResolver(), now=now)
+    return one(data)
+
+
 # No automatic app context: with no instance here, verify from public data and create nothing.
 @cli.command("verify", with_appcontext=False)
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
 def verify_command(info: ScriptInfo, file: str, as_json: bool) -> None:
-    """Verify a credential file (.json or .jwt; - for standard input).
+    """Verify a credential or a wallet (.json, .jwt, baked .png/.svg, CLR wallet or .zip).
 
-    Exits 0 only when the verdict is valid.
+    FILE may be - for standard input. Exits 0 only when the credential is valid, or, for a
+    wallet, when its own proof holds and every credential in it is valid.
     """
     now = utcnow()
     instance = Path(os.environ.get("TESSERA_INSTANCE", "instance"))
+    found: VerificationResult | WalletResult
     if (
         os.environ.get("TESSERA_DATABASE_URL")
         or instance.exists()
@@ -521,17 +577,81 @@ def verify_command(info: ScriptInfo, file: str, as_json: bool) -> None:
     ):
         app = info.load_app()
         with app.app_context():
-            result = verification.verify(_read_input(file, app.config["MAX_CREDENTIAL_BYTES"]))
+            found = verify_any(_read_input(file, app.config["MAX_WALLET_BYTES"]))
     else:
-        # No instance here: verify from public data only (did:key works fully offline).
-        result = verify_credential(
-            _read_input(file, 2 * 1024 * 1024), resolver=DidKeyResolver(), now=now
-        )
+        found = _offline_verify(_read_input(file, DEFAULT_MAX_WALLET_BYTES), now)
+    if isinstance(found, WalletResult):
+        if as_json:
+            click.echo(json.dumps(wallet_report(found), ensure_ascii=False))
+        else:
+            click.echo(_render_wallet(found))
+        sys.exit(0 if found.verified else 1)
     if as_json:
-        click.echo(json.dumps(VerificationResultSchema().dump(result), ensure_ascii=False))
+        click.echo(json.dumps(VerificationResultSchema().dump(found), ensure_ascii=False))
     else:
-        click.echo(_render(result))
-    sys.exit(0 if result.verdict == Verdict.VALID else 1)
+        click.echo(_render(found))
+    sys.exit(0 if found.verdict == Verdict.VALID else 1)
+
+
+# -- wallets and e-mail ----------------------------------------------------------------------
+
+
+@cli.group("wallet")
+def wallet_group() -> None:
+    """A worker's wallet: every credential issued to one e-mail address."""
+
+
+@wallet_group.command("export")
+@click.option("--email", required=True, help="The worker's e-mail address.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to write (a CLR 2.0 .json, or a .zip with --zip).",
+)
+@click.option(
+    "--zip", "as_zip", is_flag=True, help="Write a ZIP with every file, not only the CLR."
+)
+@with_appcontext
+@_friendly
+def wallet_export(email: str, out: Path, as_zip: bool) -> None:
+    """Write every credential issued to EMAIL on this instance as one signed CLR wallet."""
+    _check_email(email, "--email")
+    if out.exists() and out.is_dir():
+        raise click.BadParameter(f"{out} is a folder; name a file", param_hint="--out")
+    _writable_dir(out.parent if str(out.parent) else Path("."))
+    config = _config()
+    holder = WalletSession(email=normalize_email(email), organisation_id=None)
+    if not wallet.issued_in(db(), holder) and not wallet.held_in(db(), holder):
+        raise NotFoundError(f"no credentials were issued to {email} on this instance")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if as_zip:
+        export = wallet.export_zip(
+            db(), config["KEK_FERNET"], holder, public_url=config["PUBLIC_URL"], now=utcnow()
+        )
+        _atomic_write_bytes(out, export.content)
+    else:
+        clr = wallet.export_clr(
+            db(), config["KEK_FERNET"], holder, public_url=config["PUBLIC_URL"], now=utcnow()
+        )
+        _atomic_write(out, json.dumps(clr, indent=2, ensure_ascii=False) + "\n")
+    count = len(wallet.issued_in(db(), holder)) + len(wallet.held_in(db(), holder))
+    click.echo(f"Wrote {count} credential(s) of {wallet.masked(holder.email)} to {out}")
+
+
+@cli.command("outbox")
+@click.option("--last", default=5, show_default=True, help="How many messages to print.")
+@with_appcontext
+def outbox_command(last: int) -> None:
+    """Print the newest e-mails in the local outbox (used when TESSERA_SMTP_URL is not set)."""
+    config = _config()
+    messages = mail.outbox_messages(config)
+    if not messages:
+        click.echo(f"The outbox ({mail.outbox_path(config)}) is empty.")
+        return
+    for path in messages[: max(last, 1)]:
+        click.echo(f"== {path.name}")
+        click.echo(mail.read_message(path))
 
 
 # -- background jobs -----------------------------------------------------------------------

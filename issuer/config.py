@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from keys import InvalidKekError, load_kek, new_kek
 
 from .errors import ConfigurationError
+from .mail import parse_smtp_url
 from .services import SLUG_PATTERN
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,11 @@ def defaults(instance: Path) -> dict[str, Any]:
         # Background jobs: Redis when set (``tessera worker`` processes consume it), else a
         # SQLite queue in the instance folder consumed inside ``tessera serve``.
         "REDIS_URL": None,
+        # E-mail (the worker's one-time links): an SMTP server, else the instance's outbox.
+        "SMTP_URL": None,
+        "MAIL_FROM": None,
+        # A whole wallet (CLR JSON or ZIP) may be this large on the verify and import pages.
+        "MAX_WALLET_BYTES": 16 * 1024 * 1024,
     }
 
 
@@ -122,6 +128,25 @@ def finalize(config: dict[str, Any]) -> None:
         raise ConfigurationError("TESSERA_REMOTE_RESOLUTION must be true or false")
     _check_vcapi(config)
     _check_redis(config)
+    _check_mail(config)
+    wallet = config.get("MAX_WALLET_BYTES")
+    if not isinstance(wallet, int) or isinstance(wallet, bool) or not 1024 <= wallet <= 256 << 20:
+        raise ConfigurationError(
+            "TESSERA_MAX_WALLET_BYTES must be a number of bytes, 1024 to 256 MB"
+        )
+
+
+def _check_mail(config: dict[str, Any]) -> None:
+    url = config.get("SMTP_URL") or None
+    if url is not None:
+        parse_smtp_url(str(url))  # raises ConfigurationError naming the setting
+    elif config.get("ENV") == "production":
+        log.warning(
+            "TESSERA_SMTP_URL is not set: e-mail to workers goes to %s (read it with "
+            "`tessera outbox`), not to their inboxes",
+            Path(config["INSTANCE"]) / "outbox",
+        )
+    config["SMTP_URL"] = url
 
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")

@@ -34,3 +34,17 @@ class InvalidRequestError(IssuerError):
 
     code = "invalid-request"
     status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+class ServiceUnavailableError(IssuerError):
+    """A service we depend on (the mail server, say) did not answer; try again later."""
+
+    code = "service-unavailable"
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+class TooManyRequestsError(IssuerError):
+    """The same thing was asked too often in a short time."""
+
+    code = "too-many-requests"
+    status = HTTPStatus.TOO_MANY_REQUESTS

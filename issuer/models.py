@@ -111,6 +111,8 @@ class IssuedCredential(Base):
     external_id: Mapped[str | None] = mapped_column(String(200))  # the centre's own learner id
     evidence: Mapped[str | None] = mapped_column(Text)  # JSON list of OB 3.0 Evidence objects
     bulk_job_id: Mapped[int | None] = mapped_column(ForeignKey("bulk_job.id"), index=True)
+    # Set when the holder turned the public verify page off (the files still verify).
+    public_link_hidden_at: Mapped[datetime | None]
 
     organisation: Mapped[Organisation] = relationship()
     achievement: Mapped[Achievement] = relationship()
@@ -282,3 +284,56 @@ class ClaimToken(Base):
     replaced_at: Mapped[datetime | None]
 
     credential: Mapped[IssuedCredential] = relationship()
+
+
+class WalletSession(Base):
+    """A worker's signed-in wallet: opened by a claim link, or by a one-time e-mail link.
+
+    A claim link shows what its centre issued to that e-mail address (``organisation_id``); a
+    proven e-mail address shows everything issued to it on this instance (``organisation_id``
+    is NULL). The browser holds only a random token, stored here hashed.
+    """
+
+    __tablename__ = "wallet_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)  # normalised
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+    organisation: Mapped[Organisation | None] = relationship()
+
+
+class EmailProof(Base):
+    """A one-time link e-mailed to a worker to prove they control the address."""
+
+    __tablename__ = "email_proof"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)  # normalised
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class HeldCredential(Base):
+    """A credential issued elsewhere that a worker added to their wallet (verified on import)."""
+
+    __tablename__ = "held_credential"
+    __table_args__ = (UniqueConstraint("email", "credential_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)  # the wallet's, normalised
+    # The credential's id, or "sha256:<hex>" of its content when it has none.
+    credential_key: Mapped[str] = mapped_column(String(600))
+    issuer_id: Mapped[str] = mapped_column(String(600))
+    issuer_name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))  # the achievement's name
+    form: Mapped[str] = mapped_column(String(10))  # "json" or "jwt", as presented
+    content: Mapped[str] = mapped_column(Text)  # exactly as presented: the proof covers it
+    verdict: Mapped[str] = mapped_column(String(40))  # at import
+    imported_at: Mapped[datetime]

@@ -14,6 +14,7 @@ from verifier.backend import PublishedCredential
 from verifier.remote import PublicResolution, public_resolution
 from verifier.resolvers import ChainResolver, InstanceKeyResolver
 from verifier.status import StatusChain, StatusSource
+from verifier.wallet import WalletResult, verify_wallet
 
 from . import services
 from .clock import utcnow
@@ -39,6 +40,17 @@ def init_app(app: Flask) -> None:
     app.extensions["tessera.verifier"] = InstanceBackend()
 
 
+def _resolver() -> ChainResolver:
+    """Our own keys from the database (authoritative), then public data, guarded."""
+    public: PublicResolution = current_app.extensions["tessera.public_resolution"]
+    return ChainResolver(
+        [
+            InstanceKeyResolver(db(), authority=did_web(current_app.config["PUBLIC_URL"])),
+            public.resolver,
+        ]
+    )
+
+
 def verify(data: bytes | str | Mapping[str, Any]) -> VerificationResult:
     """Run the one pipeline with this instance's resolvers, status sources and trust list.
 
@@ -52,12 +64,7 @@ def verify(data: bytes | str | Mapping[str, Any]) -> VerificationResult:
         sources.append(public.status)
     return verify_credential(
         data,
-        resolver=ChainResolver(
-            [
-                InstanceKeyResolver(session, authority=did_web(current_app.config["PUBLIC_URL"])),
-                public.resolver,
-            ]
-        ),
+        resolver=_resolver(),
         status=StatusChain(sources),
         now=utcnow(),
         trusted_issuers=trusted_issuers(),
@@ -70,6 +77,15 @@ class InstanceBackend:
 
     def verify(self, data: bytes | str | Mapping[str, Any]) -> VerificationResult:
         return verify(data)
+
+    def verify_wallet(self, data: bytes | str | Mapping[str, Any]) -> WalletResult:
+        return verify_wallet(
+            data,
+            verify_one=verify,
+            resolver=_resolver(),
+            now=utcnow(),
+            max_bytes=current_app.config["MAX_WALLET_BYTES"],
+        )
 
     def lookup(self, public_id: str) -> PublishedCredential | None:
         if not public_id or len(public_id) > 64:
@@ -87,6 +103,7 @@ class InstanceBackend:
             verify_url=self.verify_url(record.public_id),
             revoked_at=record.revoked_at,
             revocation_reason=record.revocation_reason,
+            hidden=record.public_link_hidden_at is not None,
         )
 
     def verify_url(self, public_id: str) -> str:

@@ -1,21 +1,47 @@
-"""The worker's page behind a claim link: their credential, its verify page and its files.
+"""The worker's wallet pages: a claim link or a one-time e-mail link opens them.
 
-(The wallet issue grows this into every credential of the worker, across centres.) The
-token is in the URL, so the page is never cached, never indexed and sends no referrer.
+The browser holds a random wallet token in the signed session cookie (stored here hashed);
+every page and download is scoped to that wallet's e-mail address (and, for a claim link, to
+the centre that issued it). Private pages: never cached, never indexed, no referrer. Views are
+thin: read the request, call one function of ``wallet``, answer.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import wraps
 from http import HTTPStatus
+from typing import Any, TypeVar
 
-from flask import Blueprint, Response, current_app, make_response, render_template
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import NotFound
 
-from . import claims
+from verifier import backend as verifier_backend
+from verifier.qr import qr_png
+
+from . import certificate, wallet
 from .clock import utcnow
 from .db import db
+from .errors import IssuerError, NotFoundError
+from .models import IssuedCredential, WalletSession
 
 bp = Blueprint("worker", __name__, template_folder="templates")
+
+WALLET_KEY = "wallet"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _private(response: Response) -> Response:
@@ -25,18 +51,279 @@ def _private(response: Response) -> Response:
     return response
 
 
+def _page(template: str, status: int = HTTPStatus.OK, **context: Any) -> Response:
+    return _private(make_response(render_template(template, **context), status))
+
+
+def _enter(token: str) -> Response:
+    session.pop(WALLET_KEY, None)
+    session[WALLET_KEY] = token
+    session.permanent = True
+    return _private(redirect(url_for(".wallet_page"), HTTPStatus.SEE_OTHER))
+
+
+def wallet_required(view: F) -> F:
+    """Open the wallet behind the browser's token, or explain how to get in."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = session.get(WALLET_KEY)
+        found = wallet.load_session(db(), token, now=utcnow()) if isinstance(token, str) else None
+        if found is None:
+            session.pop(WALLET_KEY, None)
+            return _page("wallet_closed.html", HTTPStatus.UNAUTHORIZED)
+        g.wallet = found
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _wallet() -> WalletSession:
+    return g.wallet  # type: ignore[no-any-return]
+
+
+def _verify_url(record: IssuedCredential) -> str:
+    return f"{current_app.config['PUBLIC_URL']}/v/{record.public_id}"
+
+
+def _own(public_id: str) -> IssuedCredential:
+    try:
+        return wallet.find_issued(db(), _wallet(), public_id)
+    except NotFoundError as e:
+        raise NotFound(str(e)) from e
+
+
+def _download(body: bytes | str, mimetype: str, filename: str) -> Response:
+    response = make_response(body)
+    response.mimetype = mimetype
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return _private(response)
+
+
+# -- getting in ---------------------------------------------------------------------------------
+
+
 @bp.get("/claim/<token>")
 def claim(token: str) -> Response:
-    """Show the worker the credential this link opens."""
-    record = claims.credential_for_claim(db(), token, now=utcnow())
-    if record is None:
-        page = render_template("claim_gone.html")
-        return _private(make_response(page, HTTPStatus.NOT_FOUND))
-    document = json.loads(record.document)
-    page = render_template(
-        "claim.html",
-        record=record,
-        achievement=document["credentialSubject"]["achievement"],
-        verify_url=f"{current_app.config['PUBLIC_URL']}/v/{record.public_id}",
+    """A claim link: open the worker's wallet for the credentials this centre issued them."""
+    opened = wallet.open_claim(db(), token, now=utcnow())
+    if opened is None:
+        return _page("claim_gone.html", HTTPStatus.NOT_FOUND)
+    return _enter(opened)
+
+
+@bp.get("/wallet/confirm/<token>")
+def confirm(token: str) -> Response:
+    """The one-time e-mailed link: open every credential issued to the address."""
+    opened = wallet.confirm_email(db(), token, now=utcnow())
+    if opened is None:
+        return _page("wallet_link_gone.html", HTTPStatus.NOT_FOUND)
+    return _enter(opened)
+
+
+@bp.post("/wallet/sign-out")
+@wallet_required
+def sign_out() -> Response:
+    wallet.end_session(db(), session.pop(WALLET_KEY), now=utcnow())
+    return _page("wallet_closed.html", HTTPStatus.OK, signed_out=True)
+
+
+# -- the wallet page ----------------------------------------------------------------------------
+
+
+def _wallet_page(status: int = HTTPStatus.OK, **context: Any) -> Response:
+    here = _wallet()
+    records = wallet.issued_in(db(), here)
+    cards = [
+        {
+            "record": record,
+            "achievement": json.loads(record.document)["credentialSubject"]["achievement"],
+            "verify_url": _verify_url(record),
+        }
+        for record in records
+    ]
+    return _page(
+        "wallet.html",
+        status,
+        wallet=here,
+        masked_email=wallet.masked(here.email),
+        holder=wallet.holder_name(records),
+        cards=cards,
+        held=wallet.held_in(db(), here),
+        limit_mb=f"{current_app.config['MAX_WALLET_BYTES'] / (1024 * 1024):g}",
+        **context,
     )
-    return _private(make_response(page))
+
+
+@bp.get("/wallet")
+@wallet_required
+def wallet_page() -> Response:
+    """Every credential in the wallet, with its downloads and its public-link switch."""
+    return _wallet_page(notice=request.args.get("notice"))
+
+
+@bp.post("/wallet/email-link")
+@wallet_required
+def email_link() -> ResponseReturnValue:
+    """E-mail a one-time link that widens the wallet to every centre."""
+    try:
+        wallet.request_email_proof(db(), current_app.config, _wallet(), now=utcnow())
+    except IssuerError as e:
+        return _wallet_page(e.status, error=str(e))
+    return redirect(url_for(".wallet_page", notice="link-sent"), HTTPStatus.SEE_OTHER)
+
+
+@bp.post("/wallet/c/<public_id>/public-link")
+@wallet_required
+def public_link(public_id: str) -> ResponseReturnValue:
+    """Turn a credential's public verify page on or off."""
+    visible = request.form.get("visible") == "on"
+    try:
+        wallet.set_public_link(db(), _wallet(), public_id, visible=visible, now=utcnow())
+    except NotFoundError as e:
+        raise NotFound(str(e)) from e
+    notice = "link-shown" if visible else "link-hidden"
+    return redirect(
+        url_for(".wallet_page", notice=notice, _anchor=f"c-{public_id}"), HTTPStatus.SEE_OTHER
+    )
+
+
+@bp.post("/wallet/import")
+@wallet_required
+def import_credential() -> ResponseReturnValue:
+    """Add a credential issued elsewhere (file or paste): verified first, refused if bad."""
+    upload = request.files.get("file")
+    data: bytes | str = upload.read() if upload is not None and upload.filename else b""
+    if not data:
+        data = request.form.get("credential", "").strip()
+    host = verifier_backend.backend()
+    try:
+        outcomes = wallet.import_credentials(
+            db(),
+            _wallet(),
+            data,
+            verify=host.verify,
+            verify_wallet=host.verify_wallet,
+            now=utcnow(),
+        )
+    except IssuerError as e:
+        return _wallet_page(e.status, error=str(e))
+    status = HTTPStatus.OK if any(o.added for o in outcomes) else HTTPStatus.UNPROCESSABLE_ENTITY
+    return _wallet_page(status, imported=outcomes)
+
+
+@bp.post("/wallet/held/<int:held_id>/remove")
+@wallet_required
+def remove_held(held_id: int) -> ResponseReturnValue:
+    try:
+        wallet.remove_held(db(), _wallet(), held_id)
+    except NotFoundError as e:
+        raise NotFound(str(e)) from e
+    return redirect(url_for(".wallet_page", notice="removed"), HTTPStatus.SEE_OTHER)
+
+
+# -- downloads ----------------------------------------------------------------------------------
+
+
+@bp.get("/wallet/c/<public_id>/credential.json")
+@wallet_required
+def download_json(public_id: str) -> Response:
+    record = _own(public_id)
+    body = json.dumps(json.loads(record.document), indent=2, ensure_ascii=False) + "\n"
+    return _download(body, "application/json", f"{public_id}.json")
+
+
+@bp.get("/wallet/c/<public_id>/credential.jwt")
+@wallet_required
+def download_jwt(public_id: str) -> Response:
+    record = _own(public_id)
+    return _download(record.jwt + "\n", "text/plain", f"{public_id}.jwt")
+
+
+@bp.get("/wallet/c/<public_id>/badge.png")
+@wallet_required
+def download_png(public_id: str) -> Response:
+    record = _own(public_id)
+    return _download(wallet.baked_png(record, _verify_url(record)), "image/png", "badge.png")
+
+
+@bp.get("/wallet/c/<public_id>/badge.svg")
+@wallet_required
+def download_svg(public_id: str) -> Response:
+    record = _own(public_id)
+    return _download(wallet.baked_svg(record, _verify_url(record)), "image/svg+xml", "badge.svg")
+
+
+@bp.get("/wallet/c/<public_id>/qr.png")
+@wallet_required
+def download_qr(public_id: str) -> Response:
+    record = _own(public_id)
+    response = make_response(qr_png(_verify_url(record)))
+    response.mimetype = "image/png"
+    return _private(response)
+
+
+@bp.get("/wallet/c/<public_id>/certificate")
+@wallet_required
+def certificate_page(public_id: str) -> Response:
+    record = _own(public_id)
+    page = wallet.credential_certificate(record, _verify_url(record))
+    return _private(make_response(certificate.render_html(page, standalone=False)))
+
+
+@bp.get("/wallet/c/<public_id>/certificate.pdf")
+@wallet_required
+def certificate_pdf(public_id: str) -> Response:
+    record = _own(public_id)
+    page = wallet.credential_certificate(record, _verify_url(record))
+    return _download(certificate.render_pdf(page), "application/pdf", "certificate.pdf")
+
+
+@bp.get("/wallet/held/<int:held_id>/credential.<form>")
+@wallet_required
+def download_held(held_id: int, form: str) -> Response:
+    try:
+        held = wallet.find_held(db(), _wallet(), held_id)
+    except NotFoundError as e:
+        raise NotFound(str(e)) from e
+    if form != held.form:
+        raise NotFound(f"this credential is kept as .{held.form}")
+    if held.form == "jwt":
+        return _download(held.content + "\n", "text/plain", "credential.jwt")
+    body = json.dumps(json.loads(held.content), indent=2, ensure_ascii=False) + "\n"
+    return _download(body, "application/json", "credential.json")
+
+
+@bp.get("/wallet/wallet.json")
+@wallet_required
+def export_clr() -> Response:
+    """The whole wallet as one CLR 2.0 file, signed by this instance."""
+    try:
+        clr = wallet.export_clr(
+            db(),
+            current_app.config["KEK_FERNET"],
+            _wallet(),
+            public_url=current_app.config["PUBLIC_URL"],
+            now=utcnow(),
+        )
+    except NotFoundError as e:
+        raise NotFound(str(e)) from e
+    body = json.dumps(clr, indent=2, ensure_ascii=False) + "\n"
+    return _download(body, "application/json", "wallet.json")
+
+
+@bp.get("/wallet/wallet.zip")
+@wallet_required
+def export_zip() -> Response:
+    """Every credential in every form, QR codes, printable pages, the CLR and a README."""
+    try:
+        export = wallet.export_zip(
+            db(),
+            current_app.config["KEK_FERNET"],
+            _wallet(),
+            public_url=current_app.config["PUBLIC_URL"],
+            now=utcnow(),
+        )
+    except NotFoundError as e:
+        raise NotFound(str(e)) from e
+    return _download(export.content, "application/zip", export.filename)

@@ -43,7 +43,7 @@ from .catalogue import (
 )
 from .issuing import AchievementCreateSchema, IssueRequestSchema, OrganisationCreateSchema
 from .problem import ProblemSchema
-from .verification import CheckSchema, VerificationResultSchema
+from .verification import CheckSchema, VerificationResultSchema, WalletReportSchema
 
 __all__ = [
     "AchievementCreateRequestSchema",
@@ -85,4 +85,5 @@ __all__ = [
     "VerifyPresentationRequestSchema",
     "VerifyRequestSchema",
     "VerifyResponseSchema",
+    "WalletReportSchema",
 ]

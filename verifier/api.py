@@ -37,13 +37,15 @@ from schemas import (
     VerifyPresentationRequestSchema,
     VerifyRequestSchema,
     VerifyResponseSchema,
+    WalletReportSchema,
 )
 
-from .backend import backend, public_id_in
+from .backend import backend, public_id_in, verify_any
 from .pipeline import Check, Outcome, Verdict, VerificationResult
 from .recipient import belongs_to
 from .resolvers import DidKeyResolver
 from .security import csrf
+from .wallet import WalletResult, looks_like_wallet
 
 bp = Blueprint("verify_api", __name__)
 csrf.exempt(bp)  # token-less JSON API: no cookies are used to authorise anything here
@@ -120,6 +122,12 @@ def verify_input(value: Mapping[str, Any] | str) -> VerificationResult:
         prefix = host.verify_url("")
         public_id = public_id_in(text)
         published = host.lookup(public_id) if public_id is not None else None
+        if published is not None and published.hidden:
+            return _unverifiable(
+                "the holder has made this credential's public page private; ask them for the "
+                "credential file or wallet and verify that instead",
+                "private",
+            )
         if published is not None:
             return _verify_credential(published.document)
         if text.startswith(prefix):
@@ -136,16 +144,70 @@ def verify_input(value: Mapping[str, Any] | str) -> VerificationResult:
     return _verify_credential(value)
 
 
+#: Bodies sent as files rather than JSON: a wallet ZIP, a baked badge, a CLR or a VC-JWT.
+FILE_MEDIA_TYPES = frozenset(
+    {
+        "application/zip",
+        "application/octet-stream",
+        "image/png",
+        "image/svg+xml",
+        "application/vc+jwt",
+    }
+)
+
+
+def wallet_report(found: WalletResult, email: str | None = None) -> dict[str, Any]:
+    """The JSON report of a wallet: its own checks, and one entry per credential."""
+    credentials = []
+    for entry in found.entries:
+        item = {"label": entry.label, **VerificationResultSchema().dump(entry.result)}
+        if email is not None:
+            item["recipient"] = (
+                belongs_to(entry.result.credential, email) if entry.result.credential else None
+            )
+        credentials.append(item)
+    envelope = found.envelope
+    return WalletReportSchema().dump(
+        {
+            "verified": found.verified,
+            "form": "wallet",
+            "container": found.form,
+            "wallet": None
+            if envelope is None
+            else {
+                "verified": envelope.verified,
+                "verdict": envelope.verdict.value,
+                "checks": envelope.checks,
+            },
+            "counts": found.counts,
+            "credentials": credentials,
+        }
+    )
+
+
 @bp.post("/api/v1/verify")
 def verify() -> tuple[dict[str, Any], HTTPStatus]:
-    """Verify one credential and say what was found (a failed verification is still 200)."""
-    data = VerifyRequestSchema().load(read_json_body())
-    result = verify_input(data["credential"])
-    body = VerifyResponseSchema().dump(result)
-    if data["email"] is not None:
-        body["recipient"] = (
-            belongs_to(result.credential, data["email"]) if result.credential else None
-        )
+    """Verify one credential or a whole wallet (a failed verification is still 200).
+
+    JSON: ``{"credential": ..., "email": ...}``. A file (wallet ZIP, baked badge, CLR, VC-JWT)
+    may instead be sent as the raw body with its own media type; ``?email=`` then asks the
+    recipient question.
+    """
+    if request.mimetype in FILE_MEDIA_TYPES:
+        email = VerifyRequestSchema(only=("email",)).load(
+            {"email": request.args.get("email") or None}
+        )["email"]
+        found = verify_any(request.get_data())
+    else:
+        data = VerifyRequestSchema().load(read_json_body())
+        email = data["email"]
+        value = data["credential"]
+        found = verify_any(value) if looks_like_wallet(value) else verify_input(value)
+    if isinstance(found, WalletResult):
+        return wallet_report(found, email), HTTPStatus.OK
+    body = VerifyResponseSchema().dump(found)
+    if email is not None:
+        body["recipient"] = belongs_to(found.credential, email) if found.credential else None
     return body, HTTPStatus.OK
 
 
@@ -439,6 +501,7 @@ def openapi_spec(*, title: str, description: str) -> APISpec:
         ("VerificationResult", VerificationResultSchema),
         ("VerifyRequest", VerifyRequestSchema),
         ("VerifyResponse", VerifyResponseSchema),
+        ("WalletReport", WalletReportSchema),
         ("VcApiMessage", VcApiMessageSchema),
         ("VerifyCredentialRequest", VerifyCredentialRequestSchema),
         ("VerifyCredentialResponse", VcApiVerifyResponseSchema),
@@ -463,20 +526,55 @@ def openapi_spec(*, title: str, description: str) -> APISpec:
             "post": {
                 "tags": ["verify"],
                 "operationId": "verify",
-                "summary": "Verify one credential",
+                "summary": "Verify one credential or a whole wallet",
                 "description": (
                     "The credential as a JSON object, or a string: a compact VC-JWT, the JSON "
                     "text, or a verify link (or public id) of this service, whose stored "
-                    "credential is verified. Other sites' links are never fetched. A credential "
-                    "that does not verify is an answer: 200 with verified false and the failed "
+                    "credential is verified. Other sites' links are never fetched. A CLR 2.0 "
+                    "wallet (ClrCredential) is verified as a whole: its own proof, and each "
+                    "credential in it, one entry each. A file (a wallet ZIP, a baked PNG or SVG "
+                    "badge, a CLR or a VC-JWT) may instead be sent as the raw request body with "
+                    "its media type, and ?email= for the recipient question. A credential that "
+                    "does not verify is an answer: 200 with verified false and the failed "
                     "checks."
                 ),
-                "requestBody": _json_body(
-                    "VerifyRequest",
-                    "the credential, and optionally an e-mail to check it was issued to",
-                ),
+                "parameters": [
+                    {
+                        "name": "email",
+                        "in": "query",
+                        "required": False,
+                        "description": "with a file body: check the credentials were issued to "
+                        "this e-mail address",
+                        "schema": {"type": "string", "format": "email", "maxLength": 320},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "description": "the credential or wallet, and optionally an e-mail to check "
+                    "it was issued to",
+                    "content": {
+                        JSON_MEDIA_TYPE: {"schema": "VerifyRequest"},
+                        **{
+                            media: {"schema": {"type": "string", "format": "binary"}}
+                            for media in sorted(FILE_MEDIA_TYPES)
+                        },
+                    },
+                },
                 "responses": {
-                    "200": _ok("VerifyResponse", "the verdict and every check"),
+                    "200": {
+                        "description": "the verdict and every check (for a wallet: the "
+                        "wallet's own checks and one entry per credential)",
+                        "content": {
+                            JSON_MEDIA_TYPE: {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/VerifyResponse"},
+                                        {"$ref": "#/components/schemas/WalletReport"},
+                                    ]
+                                }
+                            }
+                        },
+                    },
                     **REQUEST_PROBLEMS,
                 },
             }

@@ -23,6 +23,7 @@ from .pipeline import VerificationResult, verify_credential
 from .problems import register_error_handlers
 from .remote import PublicResolution, public_resolution
 from .status import StatusChain
+from .wallet import WalletResult, verify_wallet
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,16 @@ class PublicBackend:
             max_bytes=config["MAX_CREDENTIAL_BYTES"],
         )
 
+    def verify_wallet(self, data: bytes | str | Mapping[str, Any]) -> WalletResult:
+        public: PublicResolution = current_app.extensions["tessera.public_resolution"]
+        return verify_wallet(
+            data,
+            verify_one=self.verify,
+            resolver=public.resolver,
+            now=self._clock(),
+            max_bytes=current_app.config["MAX_WALLET_BYTES"],
+        )
+
     def lookup(self, public_id: str) -> PublishedCredential | None:
         return None
 
@@ -76,6 +87,7 @@ def defaults() -> dict[str, Any]:
         "PUBLIC_URL": "http://localhost:5000",
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "MAX_CREDENTIAL_BYTES": 2 * 1024 * 1024,
+        "MAX_WALLET_BYTES": 16 * 1024 * 1024,
         "TRUSTED_ISSUERS": [],
         "REMOTE_RESOLUTION": True,
         "FETCH_ALLOWED_HOSTS": [],
@@ -124,6 +136,7 @@ def finalize(config: dict[str, Any]) -> None:
     config["PUBLIC_URL"] = str(config["PUBLIC_URL"]).rstrip("/")
     _number(config, "MAX_CREDENTIAL_BYTES", 1024, 64 << 20, "bytes")
     _number(config, "MAX_CONTENT_LENGTH", 1024, 64 << 20, "bytes")
+    _number(config, "MAX_WALLET_BYTES", 1024, 256 << 20, "bytes")
     if not isinstance(config.get("REMOTE_RESOLUTION"), bool):
         raise ConfigurationError("TESSERA_REMOTE_RESOLUTION must be true or false")
     config["TRUSTED_ISSUERS"] = _names(config.get("TRUSTED_ISSUERS"), "TRUSTED_ISSUERS")

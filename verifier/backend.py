@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from flask import current_app
 
 from .pipeline import VerificationResult
+from .wallet import WalletResult, looks_like_wallet
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +29,16 @@ class PublishedCredential:
     verify_url: str
     revoked_at: datetime | None = None
     revocation_reason: str | None = None
+    hidden: bool = False  # the holder turned its public page off
 
 
 class VerificationBackend(Protocol):
     def verify(self, data: bytes | str | Mapping[str, Any]) -> VerificationResult:
         """Run the one pipeline with this host's resolvers, status sources and trust list."""
+        ...
+
+    def verify_wallet(self, data: bytes | str | Mapping[str, Any]) -> WalletResult:
+        """Verify a wallet (CLR JSON or ZIP): its own proof, and each credential in it."""
         ...
 
     def lookup(self, public_id: str) -> PublishedCredential | None:
@@ -46,6 +52,12 @@ class VerificationBackend(Protocol):
 
 def backend() -> VerificationBackend:
     return current_app.extensions["tessera.verifier"]  # type: ignore[no-any-return]
+
+
+def verify_any(data: bytes | str | Mapping[str, Any]) -> VerificationResult | WalletResult:
+    """One credential, or a whole wallet: whichever ``data`` is."""
+    host = backend()
+    return host.verify_wallet(data) if looks_like_wallet(data) else host.verify(data)
 
 
 #: Public ids are 22-character URL-safe tokens; a little slack for other hosts' schemes.

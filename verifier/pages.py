@@ -29,16 +29,17 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import Forbidden, HTTPException
 
 from credentials import CredentialError
 from credentials.dates import format_datetime, parse_datetime
 from schemas import ProblemSchema
 
-from .backend import PublishedCredential, backend, public_id_in
+from .backend import PublishedCredential, backend, public_id_in, verify_any
 from .pipeline import Check, Outcome, Verdict, VerificationResult
 from .qr import qr_png, qr_svg
 from .recipient import belongs_to
+from .wallet import WalletResult
 
 bp = Blueprint(
     "pages",
@@ -261,10 +262,21 @@ def _prefers_json() -> bool:
     return _best("application/json", "application/problem+json") != HTML
 
 
+class HolderMadePrivate(Forbidden):
+    """The holder turned the credential's public page off (its files still verify)."""
+
+    description = (
+        "The holder has made this credential's public page private; ask them for the "
+        "credential file or wallet and check that instead."
+    )
+
+
 def _published_or_404(public_id: str) -> PublishedCredential:
     published = backend().lookup(public_id)
     if published is None:
         abort(HTTPStatus.NOT_FOUND, "There is no credential with this link on this verifier.")
+    if published.hidden:
+        raise HolderMadePrivate()
     return published
 
 
@@ -373,8 +385,8 @@ def credential_jwt(public_id: str) -> Response:
 
 
 def _limit_mb() -> str:
-    """The request size limit in MB, as the upload form and the 413 page state it."""
-    return f"{(current_app.config.get('MAX_CONTENT_LENGTH') or 0) / (1024 * 1024):g}"
+    """The upload size limit in MB, as the upload form and the 413 page state it."""
+    return f"{(current_app.config.get('MAX_WALLET_BYTES') or 0) / (1024 * 1024):g}"
 
 
 def _verify_form(message: str | None = None, status: int = HTTPStatus.OK) -> Response:
@@ -410,9 +422,52 @@ def verify_submission() -> ResponseReturnValue:
             # Never fetch what a visitor points at; a link elsewhere is opened there.
             return _verify_form("foreign-link")
         data = text
-    result = backend().verify(data)
-    page = render_template("credential.html", **_result_context(result, None))
+    email = request.form.get("email", "").strip()
+    if len(email) > MAX_EMAIL_LENGTH:
+        email = ""
+    found = verify_any(data)
+    if isinstance(found, WalletResult):
+        return make_response(_wallet_page(found, email), HTTPStatus.OK)
+    page = render_template(
+        "credential.html",
+        **_result_context(found, None),
+        recipient=_recipient_answer(found.credential, email),
+        max_email=MAX_EMAIL_LENGTH,
+    )
     return make_response(page, HTTPStatus.OK)
+
+
+def _recipient_answer(credential: Mapping[str, Any] | None, email: str) -> str | None:
+    """"yes", "no" or "no-identity" for an e-mail the employer typed; None when none was."""
+    if not email or credential is None:
+        return None
+    return {True: "yes", False: "no", None: "no-identity"}[belongs_to(credential, email)]
+
+
+def _wallet_page(found: WalletResult, email: str = "") -> str:
+    """One row per credential of a wallet: its verdict, what it is, and why if not valid."""
+    rows = [
+        {
+            "label": entry.label,
+            "result": entry.result,
+            "view": describe(entry.result.credential) if entry.result.credential else None,
+            "reason": _deciding_check(entry.result),
+            "recognised": (check := entry.result.check("issuer")) is not None
+            and check.outcome == Outcome.PASSED,
+            "recipient": _recipient_answer(entry.result.credential, email),
+        }
+        for entry in found.entries
+    ]
+    envelope = found.envelope
+    return render_template(
+        "wallet_report.html",
+        found=found,
+        rows=rows,
+        valid_count=sum(1 for row in rows if row["result"].verified),
+        bad=any(row["result"].verdict in (Verdict.INVALID, Verdict.REVOKED) for row in rows),
+        envelope=envelope,
+        envelope_reason=_deciding_check(envelope) if envelope is not None else None,
+    )
 
 
 # -- errors, as pages in the same layout (or problem JSON for API clients) ---------------------
@@ -425,7 +480,9 @@ def http_error(error: HTTPException) -> Response:
     if _prefers_json():
         body = ProblemSchema().dump(
             {
-                "code": (error.name or "error").lower().replace(" ", "-"),
+                "code": "private"
+                if isinstance(error, HolderMadePrivate)
+                else (error.name or "error").lower().replace(" ", "-"),
                 "title": HTTPStatus(status).phrase,
                 "detail": error.description or "",
                 "status": status,
@@ -436,6 +493,7 @@ def http_error(error: HTTPException) -> Response:
         "error.html",
         status=status,
         csrf=isinstance(error, CSRFError),
+        private=isinstance(error, HolderMadePrivate),
         limit_mb=_limit_mb(),
         title=HTTPStatus(status).phrase,
     )

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app, request
 
 from . import api, pages, security
 
+#: Endpoints that take a whole wallet (CLR or ZIP): their bodies may be MAX_WALLET_BYTES.
+WALLET_ENDPOINTS = frozenset(
+    {"pages.verify_submission", "verify_api.verify", "worker.import_credential"}
+)
+
+
+def _wallet_sized_bodies() -> None:
+    # Before CSRF protection reads the form: the limit must be raised before the body is.
+    if request.endpoint in WALLET_ENDPOINTS:
+        request.max_content_length = current_app.config["MAX_WALLET_BYTES"]
+
 
 def init_app(app: Flask) -> None:
+    app.before_request(_wallet_sized_bodies)
     security.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

@@ -198,7 +198,7 @@ def test_upload_a_tampered_credential(page, live_server, screenshots):
 
 def test_an_oversized_upload_gets_a_friendly_page(page, tmp_path):
     huge = tmp_path / "huge.json"
-    huge.write_bytes(b"{" + b" " * (3 * 1024 * 1024) + b"}")
+    huge.write_bytes(b"{" + b" " * (17 * 1024 * 1024) + b"}")  # over the 16 MB wallet limit
     page.goto("/verify")
     page.get_by_label("Upload a credential file").set_input_files(huge)
     with page.expect_response(lambda r: r.request.method == "POST") as answered:

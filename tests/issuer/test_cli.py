@@ -112,7 +112,7 @@ def test_achievement_create_prints_its_id(runner, db, journey):
 
 
 def test_issue_prints_where_the_credential_is_and_writes_both_files(journey):
-    assert set(journey) - {"achievement"} == {"id", "public_id", "verify_url", "files"}
+    assert set(journey) - {"achievement"} == {"id", "public_id", "verify_url", "claim_url", "files"}
     assert journey["id"].startswith("urn:uuid:")
     assert journey["verify_url"] == f"{PUBLIC_URL}/v/{journey['public_id']}"
     assert [Path(f).suffix for f in journey["files"]] == [".json", ".jwt"]
@@ -465,10 +465,11 @@ def test_issue_with_the_same_idempotency_key_twice_issues_once(runner, db, journ
 
 
 def test_audit_chain_is_intact_after_the_journey(runner, db, journey):
-    assert _count(db, AuditEvent) == 3
+    # centre created, credential issued, its claim link created
+    assert _count(db, AuditEvent) == 4
     result = invoke(runner, "audit", "verify")
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "Audit chain intact: 3 events."
+    assert result.output.strip() == "Audit chain intact: 4 events."
 
 
 def test_demo_is_idempotent(runner, db):

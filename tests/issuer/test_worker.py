@@ -27,15 +27,21 @@ def _issued_with_link(db, kek, centre, welding, now):
     return record, token
 
 
-def test_a_claim_link_opens_the_workers_credential_privately(client, db, kek, centre, welding, now):
+def test_a_claim_link_opens_the_workers_wallet_privately(client, db, kek, centre, welding, now):
     record, token = _issued_with_link(db, kek, centre, welding, now)
-    response = client.get(f"/claim/{token}")
+    opened = client.get(f"/claim/{token}")
+    # The token leaves the address bar at once: the wallet lives at /wallet.
+    assert opened.status_code == HTTPStatus.SEE_OTHER
+    assert opened.headers["Location"].endswith("/wallet")
+    assert opened.headers["Referrer-Policy"] == "no-referrer"
+    response = client.get("/wallet")
     assert response.status_code == HTTPStatus.OK
     page = response.get_data(as_text=True)
-    assert "Your credential, Amina Haddad" in page and "Perform MAG welding" in page
+    assert "Your credentials, Amina Haddad" in page and "Perform MAG welding" in page
     assert f"{PUBLIC_URL}/v/{record.public_id}" in page
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Robots-Tag"] == "noindex, nofollow"
 
 
 def test_replaced_expired_and_guessed_links_do_not_open(client, db, kek, centre, welding, now):

@@ -415,6 +415,7 @@ def test_an_empty_submission_asks_for_a_credential(client, form_token):
 
 
 def test_an_oversized_upload_gets_a_friendly_413_page(client, form_token):
+    client.application.config["MAX_WALLET_BYTES"] = 2 * 1024 * 1024
     too_big = b"{" + b" " * (2 * 1024 * 1024) + b"}"
     # Encoded in memory: the test client would spool a body this large to a temporary file
     # that it never closes.

@@ -213,8 +213,9 @@ def test_it_issues_nothing_and_answers_problems():
     response = client.post(VERIFY, json={"credential": {}, "extra": 1})
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert "extra" in response.get_json()["errors"]
+    # The verify API takes whole wallets: its body limit is TESSERA_MAX_WALLET_BYTES (16 MB).
     response = client.post(
-        VERIFY, data=json.dumps({"credential": "x" * 3_000_000}), content_type="application/json"
+        VERIFY, data=json.dumps({"credential": "x" * 17_000_000}), content_type="application/json"
     )
     assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     assert response.mimetype == "application/problem+json"
