@@ -180,15 +180,30 @@ def request_email_proof(
         )
 
 
-def confirm_email(session: Session, token: str, *, now: datetime) -> str | None:
-    """Use a one-time link: a wallet session over every centre, or None (unknown, used, old)."""
+def _usable_proof(session: Session, token: str, *, now: datetime) -> EmailProof | None:
     if not token or len(token) > _TOKEN_LENGTH_LIMIT:
         return None
+    proof = session.scalars(
+        select(EmailProof).where(EmailProof.token_hash == _digest(token))
+    ).first()
+    if proof is None or proof.used_at is not None or proof.expires_at <= now:
+        return None
+    return proof
+
+
+def email_link_usable(session: Session, token: str, *, now: datetime) -> bool:
+    """Whether a one-time link would still open (read only: showing its page uses nothing).
+
+    Mail scanners open links before people do; only the page's button uses the link.
+    """
+    return _usable_proof(session, token, now=now) is not None
+
+
+def confirm_email(session: Session, token: str, *, now: datetime) -> str | None:
+    """Use a one-time link: a wallet session over every centre, or None (unknown, used, old)."""
     with transaction(session):
-        proof = session.scalars(
-            select(EmailProof).where(EmailProof.token_hash == _digest(token))
-        ).first()
-        if proof is None or proof.expires_at <= now:
+        proof = _usable_proof(session, token, now=now)
+        if proof is None:
             return None
         # One UPDATE decides who uses the link: a second, concurrent use matches no row.
         used = session.execute(

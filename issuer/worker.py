@@ -113,8 +113,20 @@ def claim(token: str) -> Response:
 
 
 @bp.get("/wallet/confirm/<token>")
+def confirm_page(token: str) -> Response:
+    """The one-time e-mailed link: a page whose button opens every credential of the address.
+
+    Opening the page uses nothing, so a mail scanner that follows the link first does not
+    spend it; the worker's press of the button (a POST with a CSRF token) does.
+    """
+    if not wallet.email_link_usable(db(), token, now=utcnow()):
+        return _page("wallet_link_gone.html", HTTPStatus.NOT_FOUND)
+    return _page("wallet_confirm.html", token=token)
+
+
+@bp.post("/wallet/confirm/<token>")
 def confirm(token: str) -> Response:
-    """The one-time e-mailed link: open every credential issued to the address."""
+    """Use the one-time link: open every credential issued to the address."""
     opened = wallet.confirm_email(db(), token, now=utcnow())
     if opened is None:
         return _page("wallet_link_gone.html", HTTPStatus.NOT_FOUND)
