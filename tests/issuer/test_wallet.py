@@ -898,3 +898,66 @@ def test_an_overlong_or_hash_shaped_claim_link_does_not_open(client, db, scene):
     assert client.get(f"/claim/{stored}").status_code == HTTPStatus.NOT_FOUND  # a leaked hash
     assert client.get(f"/claim/{token}{'x' * 100}").status_code == HTTPStatus.NOT_FOUND
     assert client.get("/wallet").status_code == HTTPStatus.UNAUTHORIZED
+
+
+def _zip_bomb() -> bytes:
+    """About 200 KB that unpacks to 200 MB of zeros."""
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("wallet.json", "w") as entry,
+    ):
+        for _ in range(200):
+            entry.write(b"\0" * (1 << 20))
+    return buffer.getvalue()
+
+
+def _png_with_two_credentials(document: dict[str, Any]) -> bytes:
+    baked = baking.bake_png(qr_png("https://example.org"), json.dumps(document))
+    chunk_start = baked.index(b"iTXt") - 4
+    length = int.from_bytes(baked[chunk_start : chunk_start + 4], "big")
+    chunk = baked[chunk_start : chunk_start + 12 + length]
+    return baked[: chunk_start + len(chunk)] + chunk + baked[chunk_start + len(chunk) :]
+
+
+@pytest.mark.parametrize("hostile", ["zip-bomb", "two-chunk-png", "scripted-svg", "tampered-clr"])
+def test_hostile_imports_are_refused_with_a_reason_and_store_nothing(
+    client, db, kek, scene, now, hostile
+):
+    open_with_claim(client, scene, scene.welding)
+    foreign = signed_json(
+        make_signer("EdDSA", did="did:key"),
+        make_credential(
+            credentialSubject={
+                **make_credential()["credentialSubject"],
+                "identifier": [
+                    {
+                        "type": "IdentityObject",
+                        "identityHash": credentials.hash_email(AMINA, "5a1t"),
+                        "identityType": "emailAddress",
+                        "hashed": True,
+                        "salt": "5a1t",
+                    }
+                ],
+            }
+        ),
+    )
+    if hostile == "zip-bomb":
+        data, name, says = _zip_bomb(), "wallet.zip", "once unpacked"
+    elif hostile == "two-chunk-png":
+        data, name, says = _png_with_two_credentials(foreign), "badge.png", "more than one"
+    elif hostile == "scripted-svg":
+        svg = baking.bake_svg(b'<svg xmlns="http://www.w3.org/2000/svg"/>', json.dumps(foreign))
+        data = svg.replace(b"</svg>", b"<script>alert(1)</script></svg>")
+        name, says = "badge.svg", "contains scripts"
+    else:
+        clr = json.loads(client.get("/wallet/wallet.json").get_data(as_text=True))
+        clr["credentialSubject"]["verifiableCredential"] = [foreign]
+        foreign["credentialSubject"]["name"] = "Someone Else"  # after signing: tampered
+        data, name, says = json.dumps(clr).encode(), "wallet.json", "does not verify"
+    response = _import(client, data, name)
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert says in response.get_data(as_text=True)
+    assert held_count(db) == 0
+    # The service is unaffected: the wallet still opens and lists its credentials.
+    assert client.get("/wallet").status_code == HTTPStatus.OK
