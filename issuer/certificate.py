@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -143,7 +144,7 @@ def _stylesheet() -> Markup:
 
 
 def render_html(certificate: Certificate, *, standalone: bool, back_url: str | None = None) -> str:
-    """The certificate as an HTML page; call inside an app context.
+    """The certificate as an HTML page; call inside an app context (a request for the online page).
 
     ``standalone=True`` gives a self-contained file (stylesheet inline, QR as a ``data:`` URI)
     for a ZIP to open offline. Otherwise the page links the stylesheet from the verifier's
@@ -172,20 +173,28 @@ def render_html(certificate: Certificate, *, standalone: bool, back_url: str | N
 PAGE_MARGIN = 18  # mm, all four sides of the A4 page
 QR_SIZE = 45  # mm: a phone camera reads it from paper at arm's length
 GAP = 6  # mm between the facts column and the QR code
+SECTION_GAP = 6  # mm at least between the skills and the facts
 BLACK = (0, 0, 0)
 MUTED = (64, 64, 64)
-# Type sizes (pt) tried in turn until the certificate fits one page; the bounds above make
+# Type scales tried in turn until the certificate fits one page; the text bounds above make
 # the last one always fit.
 SCALES = (1.0, 0.9, 0.8, 0.7)
 
 
 class _Layout:
-    """Draws one certificate on one page of ``pdf`` at a type ``scale``."""
+    """Draws one certificate on one page of ``pdf`` at a type ``scale``.
 
-    def __init__(self, pdf: FPDF, certificate: Certificate, scale: float) -> None:
+    With ``dry=True`` nothing is drawn: ``body()`` only measures where the text would end.
+    """
+
+    def __init__(
+        self, pdf: FPDF, certificate: Certificate, scale: float, *, dry: bool = False
+    ) -> None:
         self.pdf = pdf
         self.c = certificate
         self.scale = scale
+        self.dry = dry
+        self.measured = 0.0  # mm of text measured so far, when dry
 
     def font(self, size: float, *, bold: bool = False, color: tuple[int, int, int] = BLACK) -> None:
         self.pdf.set_font(FONT_FAMILY, "B" if bold else "", size * self.scale)
@@ -207,6 +216,16 @@ class _Layout:
         wrap: WrapMode = WrapMode.WORD,
     ) -> None:
         self.font(size, bold=bold, color=color)
+        if self.dry:
+            self.measured += self.pdf.multi_cell(
+                width,
+                self.line_height(size),
+                text,
+                wrapmode=wrap,
+                dry_run=True,
+                output="HEIGHT",
+            )
+            return
         self.pdf.multi_cell(
             width,
             self.line_height(size),
@@ -219,7 +238,10 @@ class _Layout:
         )
 
     def space(self, mm: float) -> None:
-        self.pdf.ln(mm * self.scale)
+        if self.dry:
+            self.measured += mm * self.scale
+        else:
+            self.pdf.ln(mm * self.scale)
 
     def body(self) -> float:
         """The upper part (who, what, how assessed, skills); returns where it ends."""
@@ -246,23 +268,18 @@ class _Layout:
             self.paragraph(_("Skills (ESCO)"), 9, bold=True, color=MUTED)
             for label, uri in c.skills:
                 self.paragraph(f"•  {label}", 10.5, link=uri or None)
-        return self.pdf.get_y()
+        return self.pdf.get_y() + self.measured
 
     def footer_height(self) -> float:
         """The height of the facts and QR block, measured without drawing."""
         width = self.facts_width()
         height = 0.0
-        for _label, value in self.facts():
+        for _label, value, wrap in self.facts():
             self.font(8.5, bold=True)
             height += self.line_height(8.5)
             self.font(10)
             lines = self.pdf.multi_cell(
-                width,
-                self.line_height(10),
-                value,
-                dry_run=True,
-                output="LINES",
-                wrapmode=WrapMode.CHAR,
+                width, self.line_height(10), value, dry_run=True, output="LINES", wrapmode=wrap
             )
             height += len(lines) * self.line_height(10) + 1.5
         return max(height, QR_SIZE + 2) + self.check_height() + 4
@@ -286,16 +303,17 @@ class _Layout:
     def facts_width(self) -> float:
         return self.pdf.epw - QR_SIZE - GAP
 
-    def facts(self) -> list[tuple[str, str]]:
+    def facts(self) -> list[tuple[str, str, WrapMode]]:
+        """(label, value, how to wrap it): identifiers break anywhere, names between words."""
         c = self.c
         facts = [
-            (_("Issued by"), c.issuer_name),
-            (_("Issuer ID"), c.issuer_id),
-            (_("Issued on"), _long_date(c.issued_on)),
+            (_("Issued by"), c.issuer_name, WrapMode.WORD),
+            (_("Issuer ID"), c.issuer_id, WrapMode.CHAR),
+            (_("Issued on"), _long_date(c.issued_on), WrapMode.WORD),
         ]
         if c.valid_until is not None:
-            facts.append((_("Valid until"), _long_date(c.valid_until)))
-        facts.append((_("Credential ID"), c.credential_id))
+            facts.append((_("Valid until"), _long_date(c.valid_until), WrapMode.WORD))
+        facts.append((_("Credential ID"), c.credential_id, WrapMode.CHAR))
         return facts
 
     def footer(self, top: float) -> None:
@@ -316,51 +334,62 @@ class _Layout:
             alt_text=_("QR code that opens the verify page of this certificate"),
         )
         pdf.set_xy(pdf.l_margin, top)
-        for label, value in self.facts():
+        for label, value, wrap in self.facts():
             self.paragraph(label, 8.5, bold=True, color=MUTED, width=self.facts_width())
-            self.paragraph(value, 10, width=self.facts_width(), wrap=WrapMode.CHAR)
+            self.paragraph(value, 10, width=self.facts_width(), wrap=wrap)
             pdf.ln(1.5)
         pdf.set_y(max(pdf.get_y(), top + QR_SIZE + 2))
         self.paragraph(_(EXPLANATION), 10, align=Align.C)
         self.paragraph(c.verify_url, 10, align=Align.C, link=c.verify_url, wrap=WrapMode.CHAR)
 
 
-def _new_pdf(certificate: Certificate) -> FPDF:
+@contextmanager
+def _document(certificate: Certificate) -> Iterator[FPDF]:
+    """A blank one-page A4 PDF with our fonts and metadata, its font files closed after use."""
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
-    pdf.set_margins(PAGE_MARGIN, PAGE_MARGIN, PAGE_MARGIN)
-    # We fit the page ourselves (SCALES): an automatic break would start a second page.
-    pdf.set_auto_page_break(False)
-    pdf.add_font(FONT_FAMILY, "", FONTS / "DejaVuSans.ttf")
-    pdf.add_font(FONT_FAMILY, "B", FONTS / "DejaVuSans-Bold.ttf")
-    # HarfBuzz shaping: Arabic letters join and right-to-left names run right to left.
-    pdf.set_text_shaping(True)
-    pdf.set_lang("en")
-    pdf.set_title(
-        _(
-            "Certificate: %(achievement)s, %(name)s",
-            achievement=certificate.achievement_name,
-            name=certificate.recipient_name,
+    try:
+        pdf.set_margins(PAGE_MARGIN, PAGE_MARGIN, PAGE_MARGIN)
+        # We fit the page ourselves (SCALES): an automatic break would start a second page.
+        pdf.set_auto_page_break(False, margin=PAGE_MARGIN)
+        pdf.add_font(FONT_FAMILY, "", FONTS / "DejaVuSans.ttf")
+        pdf.add_font(FONT_FAMILY, "B", FONTS / "DejaVuSans-Bold.ttf")
+        # HarfBuzz shaping: Arabic letters join and right-to-left names run right to left.
+        pdf.set_text_shaping(True)
+        pdf.set_lang("en")
+        pdf.set_title(
+            _(
+                "Certificate: %(achievement)s, %(name)s",
+                achievement=certificate.achievement_name,
+                name=certificate.recipient_name,
+            )
         )
-    )
-    pdf.set_author(certificate.issuer_name)
-    pdf.set_subject(certificate.achievement_name)
-    pdf.set_creator("Tessera")
-    # The issue date, not the clock: the same credential always gives the same bytes.
-    pdf.set_creation_date(certificate.issued_on.astimezone(UTC))
-    pdf.add_page()
-    return pdf
+        pdf.set_author(certificate.issuer_name)
+        pdf.set_subject(certificate.achievement_name)
+        pdf.set_creator("Tessera")
+        # The issue date, not the clock: the same credential always gives the same bytes.
+        pdf.set_creation_date(certificate.issued_on.astimezone(UTC))
+        pdf.add_page()
+        yield pdf
+    finally:
+        # fpdf2 reads fonts lazily and never closes them: one leaked file per font otherwise.
+        for font in pdf.fonts.values():
+            if (ttfont := getattr(font, "ttfont", None)) is not None:
+                ttfont.close()
+
+
+def _fits(pdf: FPDF, certificate: Certificate, scale: float) -> bool:
+    layout = _Layout(pdf, certificate, scale, dry=True)
+    return layout.body() + SECTION_GAP + layout.footer_height() <= pdf.h - pdf.b_margin
 
 
 def render_pdf(certificate: Certificate) -> bytes:
     """The certificate as a one-page A4 PDF with embedded fonts, QR code and verify link."""
-    for scale in SCALES:
-        pdf = _new_pdf(certificate)
+    with _document(certificate) as pdf:
+        # The bounds on every text make the smallest type always fit.
+        scale = next((s for s in SCALES if _fits(pdf, certificate, s)), SCALES[-1])
         layout = _Layout(pdf, certificate, scale)
         body_end = layout.body()
-        footer = layout.footer_height()
+        # The facts sit at the foot of the page, as on a printed certificate.
         bottom = pdf.h - pdf.b_margin
-        if body_end + 6 + footer <= bottom:
-            break
-    # The facts sit at the foot of the page, as on a printed certificate.
-    layout.footer(max(body_end + 6, bottom - footer))
-    return bytes(pdf.output())
+        layout.footer(max(body_end + SECTION_GAP, bottom - layout.footer_height()))
+        return bytes(pdf.output())

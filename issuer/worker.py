@@ -280,7 +280,8 @@ def download_qr(public_id: str) -> Response:
 def certificate_page(public_id: str) -> Response:
     record = _own(public_id)
     page = wallet.credential_certificate(record, _verify_url(record))
-    return _private(make_response(certificate.render_html(page, standalone=False)))
+    html = certificate.render_html(page, standalone=False, back_url=url_for(".wallet_page"))
+    return _private(make_response(html))
 
 
 @bp.get("/wallet/c/<public_id>/certificate.pdf")

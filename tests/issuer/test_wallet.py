@@ -536,6 +536,7 @@ def test_the_printable_certificate_names_the_worker_and_the_check_page(client, s
     assert "Amina Haddad" in text
     assert "Perform MAG welding" in text
     assert f"{PUBLIC_URL}/v/{record.public_id}" in text
+    assert 'href="/wallet"' in text  # online, the page leads back to the wallet
 
     pdf = client.get(f"/wallet/c/{record.public_id}/certificate.pdf")
     assert pdf.mimetype == "application/pdf"
