@@ -311,6 +311,16 @@ def verify_url(public_url: str, record: IssuedCredential) -> str:
     return f"{public_url}/v/{record.public_id}"
 
 
+def new_public_id() -> str:
+    """An opaque 128-bit id for verify links, never starting with "-".
+
+    A leading hyphen would make ``tessera revoke <id>`` read the id as an option.
+    """
+    while (candidate := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return candidate
+
+
 def issue_credential(
     session: Session,
     kek: MultiFernet,
@@ -396,7 +406,7 @@ def issue_credential(
                 )
                 token = jwt_vc.encode_vc_jwt(unsigned, ring.active(KeyPurpose.JWT))
                 record = IssuedCredential(
-                    public_id=secrets.token_urlsafe(16),
+                    public_id=new_public_id(),
                     credential_id=unsigned["id"],
                     organisation_id=organisation.id,
                     achievement_id=achievement.id,

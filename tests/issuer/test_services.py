@@ -203,3 +203,10 @@ def test_rewrap_with_a_kek_that_opens_nothing_changes_nothing(db, centre, now):
         r.encrypted_private_key for r in db.scalars(select(SigningKey).order_by(SigningKey.id))
     ]
     assert after == before
+
+
+def test_public_ids_never_start_with_a_hyphen():
+    # ``tessera revoke -abc…`` would read the id as an option; 1 in 64 ids would.
+    ids = [services.new_public_id() for _ in range(2_000)]
+    assert not any(i.startswith("-") for i in ids)
+    assert len(set(ids)) == len(ids) and all(len(i) == 22 for i in ids)
