@@ -6,7 +6,6 @@ bits, shown once, and stored only as SHA-256 hashes; passwords are hashed with a
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from credentials import normalize_email
 
+from . import tokens
 from .audit import record_event
 from .errors import ConflictError, InvalidRequestError, NotFoundError
 from .models import ApiToken, Invitation, LoginSession, Membership, Organisation, User
@@ -33,10 +33,6 @@ MIN_PASSWORD_LENGTH = 12
 TOKEN_PREFIX = "tsr"  # noqa: S105 - a public marker that says "Tessera token", not a secret
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def role_allows(role: str, needed: str) -> bool:
@@ -197,7 +193,7 @@ def authenticate(session: Session, *, email: str, password: str, now: datetime) 
         token = secrets.token_urlsafe(32)
         session.add(
             LoginSession(
-                token_hash=_digest(token),
+                token_hash=tokens.digest(token),
                 user_id=user.id,
                 organisation_id=member[0].organisation_id if member else None,
                 created_at=now,
@@ -210,23 +206,11 @@ def authenticate(session: Session, *, email: str, password: str, now: datetime) 
 
 def load_session(session: Session, token: str, *, now: datetime) -> LoginSession | None:
     """The live session behind a cookie token, or None (unknown, ended or expired)."""
-    if not token or len(token) > 100:
-        return None
-    found = session.scalars(
-        select(LoginSession).where(LoginSession.token_hash == _digest(token))
-    ).first()
-    if found is None or found.ended_at is not None or found.expires_at <= now:
-        return None
-    return found
+    return tokens.live_session(session, LoginSession, token, now=now)
 
 
 def end_session(session: Session, token: str, *, now: datetime) -> None:
-    with transaction(session):
-        session.execute(
-            update(LoginSession)
-            .where(LoginSession.token_hash == _digest(token), LoginSession.ended_at.is_(None))
-            .values(ended_at=now)
-        )
+    tokens.end_session(session, LoginSession, token, now=now)
 
 
 def switch_organisation(session: Session, login: LoginSession, organisation_id: int) -> None:
@@ -290,7 +274,7 @@ def invite(
                 organisation_id=organisation.id,
                 email=normalize_email(email),
                 role=role,
-                token_hash=_digest(token),
+                token_hash=tokens.digest(token),
                 created_by_id=invited_by.id if invited_by else None,
                 created_at=now,
                 expires_at=now + INVITATION_LIFETIME,
@@ -312,7 +296,7 @@ def pending_invitation(session: Session, token: str, *, now: datetime) -> Invita
     if not token or len(token) > 100:
         return None
     found = session.scalars(
-        select(Invitation).where(Invitation.token_hash == _digest(token))
+        select(Invitation).where(Invitation.token_hash == tokens.digest(token))
     ).first()
     if found is None or found.accepted_at is not None or found.expires_at <= now:
         return None
@@ -404,7 +388,7 @@ def create_api_token(
             organisation_id=organisation.id,
             name=name,
             prefix=prefix,
-            secret_hash=_digest(secret),
+            secret_hash=tokens.digest(secret),
             scopes=" ".join(sorted(set(scopes))),
             created_by_id=created_by.id if created_by else None,
             created_at=now,
@@ -430,7 +414,7 @@ def token_for(session: Session, presented: str, *, now: datetime) -> ApiToken | 
     record = session.scalars(select(ApiToken).where(ApiToken.prefix == parts[1])).first()
     if record is None or record.revoked_at is not None:
         return None
-    if not hmac.compare_digest(record.secret_hash, _digest(parts[2])):
+    if not hmac.compare_digest(record.secret_hash, tokens.digest(parts[2])):
         return None
     return record
 

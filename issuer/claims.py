@@ -6,20 +6,15 @@ centre (which retires the old link). The worker page behind it grows in the wall
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from . import tokens
 from .models import ClaimToken, IssuedCredential
 
 CLAIM_LIFETIME = timedelta(days=365)
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def claim_url(public_url: str, token: str) -> str:
@@ -37,11 +32,11 @@ def new_claim_token(session: Session, credential: IssuedCredential, *, now: date
         .where(ClaimToken.credential_id == credential.id, ClaimToken.replaced_at.is_(None))
         .values(replaced_at=now)
     )
-    token = secrets.token_urlsafe(32)
+    token = tokens.new_token()
     session.add(
         ClaimToken(
             credential_id=credential.id,
-            token_hash=_digest(token),
+            token_hash=tokens.digest(token),
             created_at=now,
             expires_at=now + CLAIM_LIFETIME,
         )
@@ -55,7 +50,7 @@ def credential_for_claim(session: Session, token: str, *, now: datetime) -> Issu
     if not token or len(token) > 100:
         return None
     found = session.scalars(
-        select(ClaimToken).where(ClaimToken.token_hash == _digest(token))
+        select(ClaimToken).where(ClaimToken.token_hash == tokens.digest(token))
     ).first()
     if found is None or found.replaced_at is not None or found.expires_at <= now:
         return None

@@ -43,7 +43,7 @@ from verifier.qr import qr_png, qr_svg
 from verifier.recipient import belongs_to
 from verifier.wallet import WalletResult, looks_like_wallet
 
-from . import certificate, claims, mail, services
+from . import certificate, claims, mail, services, tokens
 from .audit import record_event
 from .errors import InvalidRequestError, NotFoundError, TooManyRequestsError
 from .models import EmailProof, HeldCredential, IssuedCredential, WalletSession
@@ -56,15 +56,6 @@ EMAIL_PROOF_LIFETIME = timedelta(minutes=30)
 EMAIL_PROOFS_PER_HOUR = 3
 #: Imported credentials a wallet may hold.
 MAX_HELD = 500
-_TOKEN_LENGTH_LIMIT = 100
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _fresh_token() -> str:
-    return secrets.token_urlsafe(32)  # 256 bits
 
 
 # -- sessions -----------------------------------------------------------------------------------
@@ -73,10 +64,10 @@ def _fresh_token() -> str:
 def _open_session(
     session: Session, *, email: str, organisation_id: int | None, now: datetime
 ) -> str:
-    token = _fresh_token()
+    token = tokens.new_token()
     session.add(
         WalletSession(
-            token_hash=_digest(token),
+            token_hash=tokens.digest(token),
             email=email,
             organisation_id=organisation_id,
             created_at=now,
@@ -102,23 +93,11 @@ def open_claim(session: Session, token: str, *, now: datetime) -> str | None:
 
 def load_session(session: Session, token: str, *, now: datetime) -> WalletSession | None:
     """The live wallet session behind a browser's token, or None."""
-    if not token or len(token) > _TOKEN_LENGTH_LIMIT:
-        return None
-    found = session.scalars(
-        select(WalletSession).where(WalletSession.token_hash == _digest(token))
-    ).first()
-    if found is None or found.ended_at is not None or found.expires_at <= now:
-        return None
-    return found
+    return tokens.live_session(session, WalletSession, token, now=now)
 
 
 def end_session(session: Session, token: str, *, now: datetime) -> None:
-    with transaction(session):
-        session.execute(
-            update(WalletSession)
-            .where(WalletSession.token_hash == _digest(token), WalletSession.ended_at.is_(None))
-            .values(ended_at=now)
-        )
+    tokens.end_session(session, WalletSession, token, now=now)
 
 
 # -- proving the e-mail address -------------------------------------------------------------
@@ -152,7 +131,7 @@ def request_email_proof(
             f"we already sent {EMAIL_PROOFS_PER_HOUR} links to this address in the last hour; "
             "check your inbox (and spam folder), or try again later"
         )
-    token = _fresh_token()
+    token = tokens.new_token()
     link = f"{config['PUBLIC_URL']}/wallet/confirm/{token}"
     minutes = int(EMAIL_PROOF_LIFETIME.total_seconds() // 60)
     body = (
@@ -167,7 +146,7 @@ def request_email_proof(
     with transaction(session):
         session.add(
             EmailProof(
-                token_hash=_digest(token),
+                token_hash=tokens.digest(token),
                 email=wallet.email,
                 created_at=now,
                 expires_at=now + EMAIL_PROOF_LIFETIME,
@@ -181,11 +160,7 @@ def request_email_proof(
 
 
 def _usable_proof(session: Session, token: str, *, now: datetime) -> EmailProof | None:
-    if not token or len(token) > _TOKEN_LENGTH_LIMIT:
-        return None
-    proof = session.scalars(
-        select(EmailProof).where(EmailProof.token_hash == _digest(token))
-    ).first()
+    proof = tokens.find(session, EmailProof, token)
     if proof is None or proof.used_at is not None or proof.expires_at <= now:
         return None
     return proof

@@ -307,12 +307,10 @@ def download_held(held_id: int, form: str) -> Response:
     return _download(body, "application/json", "credential.json")
 
 
-@bp.get("/wallet/wallet.json")
-@wallet_required
-def export_clr() -> Response:
-    """The whole wallet as one CLR 2.0 file, signed by this instance."""
+def _exported(export: Callable[..., Any]) -> Any:
+    """Run one of wallet's exports for this wallet; an empty wallet is a 404."""
     try:
-        clr = wallet.export_clr(
+        return export(
             db(),
             current_app.config["KEK_FERNET"],
             _wallet(),
@@ -321,7 +319,13 @@ def export_clr() -> Response:
         )
     except NotFoundError as e:
         raise NotFound(str(e)) from e
-    body = json.dumps(clr, indent=2, ensure_ascii=False) + "\n"
+
+
+@bp.get("/wallet/wallet.json")
+@wallet_required
+def export_clr() -> Response:
+    """The whole wallet as one CLR 2.0 file, signed by this instance."""
+    body = json.dumps(_exported(wallet.export_clr), indent=2, ensure_ascii=False) + "\n"
     return _download(body, "application/json", "wallet.json")
 
 
@@ -329,14 +333,5 @@ def export_clr() -> Response:
 @wallet_required
 def export_zip() -> Response:
     """Every credential in every form, QR codes, printable pages, the CLR and a README."""
-    try:
-        export = wallet.export_zip(
-            db(),
-            current_app.config["KEK_FERNET"],
-            _wallet(),
-            public_url=current_app.config["PUBLIC_URL"],
-            now=utcnow(),
-        )
-    except NotFoundError as e:
-        raise NotFound(str(e)) from e
+    export = _exported(wallet.export_zip)
     return _download(export.content, "application/zip", export.filename)
