@@ -151,6 +151,9 @@ def demo_command(out: Path | None) -> None:
     for issued in result.credentials:
         record = issued.record
         click.echo(f"  {record.recipient_name}: {record.achievement.name}\n    {issued.verify_url}")
+        # A new claim link each run (only hashes are kept), so the worker's side can be tried.
+        token = catalogue.new_claim_link(db(), record, now=utcnow(), actor="cli")
+        click.echo(f"    worker's wallet: {claims.claim_url(config['PUBLIC_URL'], token)}")
         if out:
             _write_credential_files(out, record)
     if out:

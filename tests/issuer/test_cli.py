@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -477,10 +478,14 @@ def test_demo_is_idempotent(runner, db):
     assert first.exit_code == 0, first.output
     again = invoke(runner, "demo")
     assert again.exit_code == 0, again.output
-    assert again.output == first.output
+    claim = re.compile(re.escape(PUBLIC_URL) + r"/claim/[A-Za-z0-9_-]+")
+    # The same centre and credentials; only the claim links are new (old ones retire).
+    assert claim.sub("<claim>", again.output) == claim.sub("<claim>", first.output)
     assert len(demo_credentials(db)) == 3
     assert _count(db, Organisation) == 1
     assert first.output.count(f"{PUBLIC_URL}/v/") == 3
+    assert len(claim.findall(first.output)) == 3
+    assert set(claim.findall(first.output)).isdisjoint(claim.findall(again.output))
 
 
 # -- revoking ------------------------------------------------------------------------------
