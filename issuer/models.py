@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -337,3 +337,119 @@ class HeldCredential(Base):
     content: Mapped[str] = mapped_column(Text)  # exactly as presented: the proof covers it
     verdict: Mapped[str] = mapped_column(String(40))  # at import
     imported_at: Mapped[datetime]
+
+
+class JobProfile(Base):
+    """A role described task by task, for matching workers' credentials against it.
+
+    ``tasks`` is a JSON list of ``{"name", "skills": [ESCO skill URI], "achievements":
+    [achievement public id]}``: a task is covered by a valid credential for any of those
+    achievements (any version) or aligned to any of those skills. Published profiles are
+    offered on the public match page; drafts only to the centre's staff.
+    """
+
+    __tablename__ = "job_profile"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    occupation_uri: Mapped[str | None] = mapped_column(String(500))  # an ESCO occupation
+    tasks: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+    archived_at: Mapped[datetime | None]
+
+    organisation: Mapped[Organisation] = relationship()
+
+
+class Pathway(Base):
+    """A larger credential earned by holding valid credentials for a set of achievements.
+
+    The award is an ordinary achievement of the defining centre; the parts may belong to any
+    centre on this instance, and any version of a part counts.
+    """
+
+    __tablename__ = "pathway"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    achievement_id: Mapped[int] = mapped_column(ForeignKey("achievement.id"), index=True)
+    mode: Mapped[str] = mapped_column(String(20))  # "automatic" or "on_request"
+    created_at: Mapped[datetime]
+    archived_at: Mapped[datetime | None]
+
+    organisation: Mapped[Organisation] = relationship()
+    achievement: Mapped[Achievement] = relationship()
+    parts: Mapped[list[PathwayPart]] = relationship(
+        back_populates="pathway", order_by="PathwayPart.id"
+    )
+
+
+class PathwayPart(Base):
+    """One achievement a pathway requires."""
+
+    __tablename__ = "pathway_part"
+    __table_args__ = (UniqueConstraint("pathway_id", "achievement_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pathway_id: Mapped[int] = mapped_column(ForeignKey("pathway.id"), index=True)
+    achievement_id: Mapped[int] = mapped_column(ForeignKey("achievement.id"), index=True)
+
+    pathway: Mapped[Pathway] = relationship(back_populates="parts")
+    achievement: Mapped[Achievement] = relationship()
+
+
+class PathwayAward(Base):
+    """A pathway credential as issued, and the part credentials it was built from."""
+
+    __tablename__ = "pathway_award"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pathway_id: Mapped[int] = mapped_column(ForeignKey("pathway.id"), index=True)
+    credential_id: Mapped[int] = mapped_column(ForeignKey("issued_credential.id"), unique=True)
+    created_at: Mapped[datetime]
+
+    pathway: Mapped[Pathway] = relationship()
+    credential: Mapped[IssuedCredential] = relationship()
+    parts: Mapped[list[PathwayAwardPart]] = relationship(
+        back_populates="award", order_by="PathwayAwardPart.id"
+    )
+
+
+class PathwayAwardPart(Base):
+    """One credential a pathway credential depends on."""
+
+    __tablename__ = "pathway_award_part"
+    __table_args__ = (UniqueConstraint("award_id", "credential_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    award_id: Mapped[int] = mapped_column(ForeignKey("pathway_award.id"), index=True)
+    credential_id: Mapped[int] = mapped_column(ForeignKey("issued_credential.id"), index=True)
+
+    award: Mapped[PathwayAward] = relationship(back_populates="parts")
+    credential: Mapped[IssuedCredential] = relationship()
+
+
+class VerificationTally(Base):
+    """How often this instance's credentials were verified: counts per day, nothing else.
+
+    No verifier identity, address or credential id is kept: one row per day, centre,
+    achievement, channel ("page", "upload", "api", "wallet", "match") and verdict.
+    """
+
+    __tablename__ = "verification_tally"
+    __table_args__ = (
+        UniqueConstraint("day", "organisation_id", "achievement_id", "channel", "verdict"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date]
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    achievement_id: Mapped[int] = mapped_column(ForeignKey("achievement.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    verdict: Mapped[str] = mapped_column(String(30))
+    count: Mapped[int] = mapped_column(Integer, default=0)

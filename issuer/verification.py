@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Flask, current_app
@@ -11,12 +11,13 @@ from flask import Flask, current_app
 from keys import did_web
 from verifier import VerificationResult, verify_credential
 from verifier.backend import PublishedCredential
+from verifier.matching import JobProfile, Offering, Task
 from verifier.remote import PublicResolution, public_resolution
 from verifier.resolvers import ChainResolver, InstanceKeyResolver
 from verifier.status import StatusChain, StatusSource
 from verifier.wallet import WalletResult, verify_wallet
 
-from . import services
+from . import outcomes, profiles, services
 from .clock import utcnow
 from .db import db
 from .errors import NotFoundError
@@ -108,3 +109,15 @@ class InstanceBackend:
 
     def verify_url(self, public_id: str) -> str:
         return f"{current_app.config['PUBLIC_URL']}/v/{public_id}"
+
+    def job_profiles(self) -> Sequence[JobProfile]:
+        return profiles.published(db(), current_app.config["PUBLIC_URL"])
+
+    def job_profile(self, profile_id: str) -> JobProfile | None:
+        return profiles.find_published(db(), current_app.config["PUBLIC_URL"], profile_id)
+
+    def offerings(self, task: Task) -> Sequence[Offering]:
+        return profiles.offerings(db(), current_app.config["PUBLIC_URL"], task)
+
+    def record_verification(self, result: VerificationResult, channel: str) -> None:
+        outcomes.record_verification(db(), result, channel, now=utcnow())

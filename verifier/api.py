@@ -40,7 +40,7 @@ from schemas import (
     WalletReportSchema,
 )
 
-from .backend import backend, public_id_in, verify_any
+from .backend import backend, public_id_in, tally, verify_any
 from .pipeline import Check, Outcome, Verdict, VerificationResult
 from .recipient import belongs_to
 from .resolvers import DidKeyResolver
@@ -203,6 +203,7 @@ def verify() -> tuple[dict[str, Any], HTTPStatus]:
         email = data["email"]
         value = data["credential"]
         found = verify_any(value) if looks_like_wallet(value) else verify_input(value)
+    tally(found, "api")
     if isinstance(found, WalletResult):
         return wallet_report(found, email), HTTPStatus.OK
     body = VerifyResponseSchema().dump(found)
@@ -281,6 +282,7 @@ def vcapi_verify_credential() -> tuple[dict[str, Any], HTTPStatus]:
     """VC-API: verify one credential (object, EnvelopedVerifiableCredential or VC-JWT)."""
     data = VerifyCredentialRequestSchema().load(read_json_body())
     result = _verify_credential(data["verifiable_credential"])
+    tally(result, "api")
     body = vcapi_result(result, warnings=_option_warnings(data["options"], ()))
     return VcApiVerifyResponseSchema().dump(body), HTTPStatus.OK
 
@@ -413,7 +415,10 @@ def vcapi_verify_presentation() -> tuple[dict[str, Any], HTTPStatus]:
     presentation_findings, holder = _presentation_findings(presentation, options, datetime.now(UTC))
     presented = presentation.get("verifiableCredential", [])
     items = presented if isinstance(presented, list) else [presented]
-    credential_results = [vcapi_result(_verify_credential(item)) for item in items]
+    verified = [_verify_credential(item) for item in items]
+    for one in verified:
+        tally(one, "api")
+    credential_results = [vcapi_result(one) for one in verified]
 
     overall = _Findings(
         checks=list(presentation_findings.checks),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -19,6 +19,7 @@ from flask import Flask, current_app
 from . import web
 from .api import openapi_dict, openapi_spec
 from .backend import PublishedCredential
+from .matching import JobProfile, Offering, Task, catalogue
 from .pipeline import VerificationResult, verify_credential
 from .problems import register_error_handlers
 from .remote import PublicResolution, public_resolution
@@ -79,6 +80,18 @@ class PublicBackend:
 
     def verify_url(self, public_id: str) -> str:
         return f"{current_app.config['PUBLIC_URL']}/v/{public_id}"
+
+    def job_profiles(self) -> Sequence[JobProfile]:
+        return catalogue()
+
+    def job_profile(self, profile_id: str) -> JobProfile | None:
+        return next((p for p in catalogue() if p.id == profile_id), None)
+
+    def offerings(self, task: Task) -> Sequence[Offering]:
+        return ()  # a standalone verifier offers no training
+
+    def record_verification(self, result: VerificationResult, channel: str) -> None:
+        return None  # it issues nothing, so there is no one to report figures to
 
 
 def defaults() -> dict[str, Any]:

@@ -8,13 +8,14 @@ web layer reads it from ``current_app.extensions["tessera.verifier"]``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from flask import current_app
 
+from .matching import JobProfile, Offering, Task
 from .pipeline import VerificationResult
 from .wallet import WalletResult, looks_like_wallet
 
@@ -49,6 +50,22 @@ class VerificationBackend(Protocol):
         """The public verify URL (built from the configured base URL, never the Host header)."""
         ...
 
+    def job_profiles(self) -> Sequence[JobProfile]:
+        """The job profiles an employer may pick on the match page (published ones only)."""
+        ...
+
+    def job_profile(self, profile_id: str) -> JobProfile | None:
+        """One published job profile by its id."""
+        ...
+
+    def offerings(self, task: Task) -> Sequence[Offering]:
+        """Achievements offered on this host that would cover ``task``."""
+        ...
+
+    def record_verification(self, result: VerificationResult, channel: str) -> None:
+        """Count one verification by someone outside (see ``tally``); never raises."""
+        ...
+
 
 def backend() -> VerificationBackend:
     return current_app.extensions["tessera.verifier"]  # type: ignore[no-any-return]
@@ -58,6 +75,24 @@ def verify_any(data: bytes | str | Mapping[str, Any]) -> VerificationResult | Wa
     """One credential, or a whole wallet: whichever ``data`` is."""
     host = backend()
     return host.verify_wallet(data) if looks_like_wallet(data) else host.verify(data)
+
+
+#: Where a verification came from, as the outcomes dashboard counts it.
+CHANNELS = ("page", "upload", "api", "match")
+
+
+def tally(found: VerificationResult | WalletResult, channel: str) -> None:
+    """Count what a verifier outside checked: each credential of a wallet counts once.
+
+    Only the public entry points call this (the QR page, the upload page, the APIs, the match
+    page); the instance verifying for its own purposes (imports, pathways) is not counted.
+    """
+    host = backend()
+    results = (
+        [entry.result for entry in found.entries] if isinstance(found, WalletResult) else [found]
+    )
+    for result in results:
+        host.record_verification(result, channel)
 
 
 #: Public ids are 22-character URL-safe tokens; a little slack for other hosts' schemes.

@@ -35,7 +35,7 @@ from credentials import CredentialError
 from credentials.dates import format_datetime, parse_datetime
 from schemas import ProblemSchema
 
-from .backend import PublishedCredential, backend, public_id_in, verify_any
+from .backend import PublishedCredential, backend, public_id_in, tally, verify_any
 from .pipeline import Check, Outcome, Verdict, VerificationResult
 from .qr import qr_png, qr_svg
 from .recipient import belongs_to
@@ -290,8 +290,11 @@ def _credential_page(
     recipient: str | None = None,
     email: str = "",
     status: int = HTTPStatus.OK,
+    counted: bool = False,
 ) -> Response:
     result = backend().verify(published.document)
+    if counted:
+        tally(result, "page")
     page = render_template(
         "credential.html",
         **_result_context(result, published),
@@ -318,7 +321,7 @@ def credential(public_id: str) -> Response:
     elif wanted in JWT_TYPES:
         response = Response(published.jwt, mimetype=wanted)
     else:
-        return _credential_page(published)
+        return _credential_page(published, counted=True)
     response.headers["Vary"] = "Accept"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
@@ -426,6 +429,7 @@ def verify_submission() -> ResponseReturnValue:
     if len(email) > MAX_EMAIL_LENGTH:
         email = ""
     found = verify_any(data)
+    tally(found, "upload")
     if isinstance(found, WalletResult):
         return make_response(_wallet_page(found, email), HTTPStatus.OK)
     page = render_template(
@@ -438,7 +442,7 @@ def verify_submission() -> ResponseReturnValue:
 
 
 def _recipient_answer(credential: Mapping[str, Any] | None, email: str) -> str | None:
-    """"yes", "no" or "no-identity" for an e-mail the employer typed; None when none was."""
+    """ "yes", "no" or "no-identity" for an e-mail the employer typed; None when none was."""
     if not email or credential is None:
         return None
     return {True: "yes", False: "no", None: "no-identity"}[belongs_to(credential, email)]
