@@ -631,6 +631,9 @@ def openapi_spec(*, title: str, description: str) -> APISpec:
             }
         },
     )
+    from .match import document_api  # the match blueprint imports this module
+
+    document_api(spec)
     spec.path(
         path="/api/v1/openapi.json",
         operations={

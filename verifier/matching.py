@@ -188,7 +188,12 @@ def reason(result: VerificationResult) -> str | None:
         return None
     words = _REASONS.get(result.verdict, str(result.verdict))
     check = _deciding(result)
-    return f"{words}: {check.message}" if check is not None and check.message else words
+    if check is None or not check.message:
+        return words
+    # "expired on …" already says "expired": say it once.
+    if check.message.lower().startswith(words.split()[0]):
+        return check.message
+    return f"{words}: {check.message}"
 
 
 # -- matching ---------------------------------------------------------------------------------

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from flask import Flask, current_app, request
 
-from . import api, pages, security
+from . import api, match, pages, security
 
 #: Endpoints that take a whole wallet (CLR or ZIP): their bodies may be MAX_WALLET_BYTES.
 WALLET_ENDPOINTS = frozenset(
-    {"pages.verify_submission", "verify_api.verify", "worker.import_credential"}
+    {
+        "pages.verify_submission",
+        "verify_api.verify",
+        "worker.import_credential",
+        "match.submit",
+        "match_api.match_api",
+    }
 )
 
 
@@ -23,3 +29,5 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(match.bp)
+    app.register_blueprint(match.api_bp)
