@@ -42,11 +42,14 @@ def build_clr(
     holder_identifiers: Sequence[Mapping[str, Any]] = (),
     holder_id: str | None = None,
     description: str | None = None,
+    associations: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Return an unsigned ``ClrCredential`` carrying ``credentials`` unchanged.
 
     ``holder_identifiers`` are ``IdentityObject``s naming the worker (their hashed e-mail),
-    since most workers have no DID of their own.
+    since most workers have no DID of their own. ``associations`` are CLR 2.0
+    ``Association``s between achievements of the credentials (``type``, ``associationType``,
+    ``sourceId``, ``targetId``): a pathway achievement ``isParentOf`` each of its parts.
 
     Raises:
         WalletError: no credentials, or more than :data:`MAX_WALLET_CREDENTIALS`.
@@ -62,6 +65,8 @@ def build_clr(
     if holder_identifiers:
         subject["identifier"] = [dict(i) for i in holder_identifiers]
     subject["verifiableCredential"] = [dict(c) for c in credentials]
+    if associations:
+        subject["association"] = [dict(a) for a in associations]
     clr: dict[str, Any] = {
         "@context": list(CLR_CONTEXT),
         "id": clr_id,

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from credentials import CredentialError, normalize_email
 
-from . import claims, services
+from . import claims, pathways, services
 from .audit import record_event
 from .errors import ConflictError, InvalidRequestError, IssuerError, NotFoundError
 from .models import Achievement, BulkJob, BulkRow, IssuedCredential, Organisation
@@ -1114,6 +1114,11 @@ def process_job(
                 beat = clock()
                 _record_row(session, job=job, row=row, outcome=outcome, lease=lease, now=beat)
                 lease = beat
+                if isinstance(outcome, services.Issued):
+                    # After the row's own transaction; never raises (see pathways).
+                    pathways.after_issue(
+                        session, kek, outcome.record, public_url=public_url, now=now
+                    )
     except _LeaseLost:
         return Outcome.LOST
     except BaseException:

@@ -560,7 +560,8 @@ def issue(
     The achievement's validity (days) sets ``validUntil`` from the issue date. The claim link
     is written in its own transaction right after the credential's (which is committed when
     ``issue_credential`` returns); if that second one fails, the credential stands and
-    ``new_claim_link`` makes the link later.
+    ``new_claim_link`` makes the link later. Then the automatic pathways the credential
+    completes are awarded (``pathways.after_issue``).
 
     Raises:
         NotFoundError: the achievement is another centre's.
@@ -588,6 +589,11 @@ def issue(
     if issued.created:
         with transaction(session):
             token = claims.new_claim_token(session, issued.record, now=now)
+    # Imported here: pathways builds on this module. Never raises (a pathway that cannot be
+    # awarded now leaves this credential as it is).
+    from . import pathways
+
+    pathways.after_issue(session, kek, issued.record, public_url=public_url, now=now)
     return IssuedWithClaim(issued, token)
 
 

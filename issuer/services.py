@@ -11,7 +11,7 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -338,6 +338,7 @@ def issue_credential(
     actor: str = "cli",
     external_id: str | None = None,
     evidence: list[dict[str, Any]] | None = None,
+    also: Callable[[Session, IssuedCredential], None] | None = None,
 ) -> Issued:
     """Issue an Open Badges 3.0 credential with both proofs, in one transaction.
 
@@ -347,7 +348,8 @@ def issue_credential(
     credential's ``evidence`` and onto the record.
 
     With an ``idempotency_key`` already used by this centre, the first credential is returned
-    and nothing new is written.
+    and nothing new is written. ``also`` writes rows that belong with the credential (a
+    pathway award, say) in the same transaction: both are written, or neither.
 
     Raises:
         NotFoundError: the achievement belongs to another centre.
@@ -439,6 +441,8 @@ def issue_credential(
                     organisation_id=organisation.id,
                     details={"achievement": achievement.public_id, "public_id": record.public_id},
                 )
+                if also is not None:
+                    also(session, record)
         except DBAPIError as e:
             # A concurrent issuer took the same status index, list sequence or audit
             # position, or the same idempotency key: start again (a key's winner is then

@@ -325,3 +325,12 @@ from . import ui_bulk  # noqa: E402, F401  (its routes join this blueprint)
 
 # isort: split
 from . import ui_catalogue  # noqa: E402, F401  (its routes join this blueprint)
+
+# isort: split
+from . import ui_profiles  # noqa: E402, F401  (its routes join this blueprint)
+
+# isort: split
+from . import ui_pathways  # noqa: E402, F401  (its routes join this blueprint)
+
+# isort: split
+from . import ui_outcomes  # noqa: E402, F401  (its routes join this blueprint)

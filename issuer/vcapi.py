@@ -42,7 +42,7 @@ from verifier.api import (
 )
 from verifier.security import csrf
 
-from . import api, bulk_api, services
+from . import api, bulk_api, pathways, services
 from .clock import utcnow
 from .db import db
 from .errors import InvalidRequestError, NotFoundError
@@ -236,6 +236,9 @@ def issue() -> tuple[dict[str, Any], int, dict[str, str]]:
                 "key for a new request"
             )
         headers["Idempotent-Replayed"] = "true"
+    pathways.after_issue(
+        db(), current_app.config["KEK_FERNET"], issued.record, public_url=public_url, now=utcnow()
+    )
     body = {"verifiable_credential": json.loads(issued.record.document)}
     return IssueCredentialResponseSchema().dump(body), int(HTTPStatus.CREATED), headers
 

@@ -43,7 +43,7 @@ from verifier.qr import qr_png, qr_svg
 from verifier.recipient import belongs_to
 from verifier.wallet import WalletResult, looks_like_wallet
 
-from . import certificate, claims, mail, services, tokens
+from . import certificate, claims, mail, pathways, services, tokens
 from .audit import record_event
 from .errors import InvalidRequestError, NotFoundError, TooManyRequestsError
 from .models import EmailProof, HeldCredential, IssuedCredential, WalletSession
@@ -464,6 +464,7 @@ def export_clr(
             "on its own; this wallet's own proof shows that none was changed or removed."
         ),
         valid_from=now,
+        associations=pathways.clr_associations(session, records),
         holder_identifiers=[
             {
                 "type": "IdentityObject",

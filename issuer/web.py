@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, make_response, render_template, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import services, status
+from credentials.openbadges import achievement_document
+
+from . import catalogue, profiles, services, status
 from .clock import utcnow
 from .db import db
 from .errors import NotFoundError
@@ -78,6 +80,62 @@ def status_list(slug: str, sequence: int) -> Response:
     response.headers["Vary"] = "Accept"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response.make_conditional(request)
+
+
+ACHIEVEMENT_CONTEXT = [
+    "https://www.w3.org/ns/credentials/v2",
+    "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+]
+
+
+@bp.get("/orgs/<slug>/achievements/<public_id>")
+def achievement_page(slug: str, public_id: str) -> Response:
+    """An achievement's public page: what credentials carry as ``achievement.id`` opens here.
+
+    HTML for people (what it is, who offers it, whether it is current); the OB 3.0
+    ``Achievement`` as JSON when asked by Accept.
+    """
+    public_url = current_app.config["PUBLIC_URL"]
+    best = request.accept_mimetypes.best_match(
+        ["text/html", "application/json", "application/ld+json"]
+    )
+    wants_json = best in ("application/json", "application/ld+json")
+    session = db()
+    try:
+        found = profiles.public_achievement(session, slug, public_id)
+    except NotFoundError:
+        if wants_json:
+            raise
+        page = render_template("achievement_public.html", achievement=None)
+        response = make_response(page, HTTPStatus.NOT_FOUND)
+        response.headers["Vary"] = "Accept"
+        return response
+    if wants_json:
+        document = {
+            "@context": ACHIEVEMENT_CONTEXT,
+            **achievement_document(services.achievement_value(found, public_url)),
+            "creator": {
+                "id": found.organisation.did,
+                "type": ["Profile"],
+                "name": found.organisation.name,
+            },
+        }
+        response = _json(document, best or "application/json")
+    else:
+        chain = catalogue.versions(session, found)
+        current = chain[0] if chain[0].archived_at is None else None
+        response = make_response(
+            render_template(
+                "achievement_public.html",
+                achievement=found,
+                skills=catalogue.skill_choices(found),
+                current=current,
+                current_url=profiles.achievement_url(public_url, current) if current else None,
+            )
+        )
+        response.headers["Cache-Control"] = KEY_CACHE
+    response.headers["Vary"] = "Accept"
+    return response
 
 
 @bp.get("/.well-known/did.json")

@@ -30,9 +30,10 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import NotFound
 
 from verifier import backend as verifier_backend
+from verifier import matching
 from verifier.qr import qr_png
 
-from . import certificate, wallet
+from . import certificate, pathways, profiles, verification, wallet
 from .clock import utcnow
 from .db import db
 from .errors import IssuerError, NotFoundError
@@ -162,6 +163,9 @@ def _wallet_page(status: int = HTTPStatus.OK, **context: Any) -> Response:
         holder=wallet.holder_name(records),
         cards=cards,
         held=wallet.held_in(db(), here),
+        pathways=pathways.progress(
+            db(), here.email, now=utcnow(), organisation_id=here.organisation_id
+        ),
         limit_mb=f"{current_app.config['MAX_WALLET_BYTES'] / (1024 * 1024):g}",
         **context,
     )
@@ -222,6 +226,87 @@ def import_credential() -> ResponseReturnValue:
         return _wallet_page(e.status, error=str(e))
     status = HTTPStatus.OK if any(o.added for o in outcomes) else HTTPStatus.UNPROCESSABLE_ENTITY
     return _wallet_page(status, imported=outcomes)
+
+
+@bp.post("/wallet/pathways/<pathway_id>/request")
+@wallet_required
+def request_pathway(pathway_id: str) -> ResponseReturnValue:
+    """Ask for a pathway credential whose parts the worker holds (an on-request pathway)."""
+    here = _wallet()
+    try:
+        result = pathways.request_award(
+            db(),
+            current_app.config["KEK_FERNET"],
+            pathway_id,
+            here.email,
+            organisation_id=here.organisation_id,
+            public_url=current_app.config["PUBLIC_URL"],
+            now=utcnow(),
+        )
+    except NotFoundError as e:
+        raise NotFound(str(e)) from e
+    except IssuerError as e:
+        return _wallet_page(e.status, error=str(e))
+    public_id = result.issued.record.public_id
+    return redirect(
+        url_for(".wallet_page", notice="pathway-awarded", _anchor=f"c-{public_id}"),
+        HTTPStatus.SEE_OTHER,
+    )
+
+
+# -- checking myself against a job --------------------------------------------------------------
+
+
+def _presented(here: WalletSession) -> list[matching.Presented]:
+    """Every credential in the wallet, verified now (the worker's own check: not tallied)."""
+    found = [
+        matching.Presented(
+            label=record.achievement.name, result=verification.verify(json.loads(record.document))
+        )
+        for record in wallet.issued_in(db(), here)
+    ]
+    found += [
+        matching.Presented(label=held.name, result=verification.verify(held.content))
+        for held in wallet.held_in(db(), here)
+    ]
+    return found
+
+
+def _match_page(status: int = HTTPStatus.OK, **context: Any) -> Response:
+    public_url = current_app.config["PUBLIC_URL"]
+    return _page(
+        "wallet_match.html",
+        status,
+        choices=profiles.published(db(), public_url),
+        chosen=request.form.get("profile", ""),
+        **context,
+    )
+
+
+@bp.get("/wallet/match")
+@wallet_required
+def match_page() -> Response:
+    """Pick a role to check the wallet against."""
+    return _match_page()
+
+
+@bp.post("/wallet/match")
+@wallet_required
+def match() -> Response:
+    """Which tasks of a role the worker's valid credentials show, and training for the rest."""
+    session = db()
+    public_url = current_app.config["PUBLIC_URL"]
+    profile = profiles.find_published(session, public_url, request.form.get("profile", ""))
+    if profile is None:
+        return _match_page(
+            HTTPStatus.UNPROCESSABLE_ENTITY, error="Choose one of the roles in the list."
+        )
+    result = matching.match(
+        profile,
+        _presented(_wallet()),
+        offerings_for=lambda task: profiles.offerings(session, public_url, task),
+    )
+    return _match_page(result=result)
 
 
 @bp.post("/wallet/held/<int:held_id>/remove")

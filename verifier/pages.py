@@ -219,6 +219,59 @@ def describe(credential: Mapping[str, Any]) -> CredentialView:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    """A credential of this host that a credential names as its evidence (a pathway's part).
+
+    ``state`` is the part's verdict now ("valid", "expired" …), "revoked", or "private" when
+    its holder turned its public page off (a revocation still shows: the status list that
+    says so is public anyway).
+    """
+
+    name: str | None
+    url: str
+    state: str
+    revoked_at: datetime | None = None
+    reason: str | None = None
+
+
+def dependencies(view: CredentialView) -> tuple[Dependency, ...]:
+    """The credentials of this host that ``view``'s evidence links to, each as it stands now.
+
+    Only verify URLs of this host are looked up (in its own records); links to other hosts
+    are never fetched.
+    """
+    host = backend()
+    prefix = host.verify_url("")
+    found = []
+    for item in view.evidence:
+        if item.url is None or not item.url.startswith(prefix):
+            continue
+        public_id = public_id_in(item.url)
+        published = host.lookup(public_id) if public_id is not None else None
+        if published is None:
+            continue
+        name = item.name
+        if published.revoked_at is not None:
+            state = "revoked"
+        elif published.hidden:
+            state = "private"
+        else:
+            state = host.verify(published.document).verdict.value
+        if name is None and state != "private":
+            name = describe(published.document).achievement_name
+        found.append(
+            Dependency(
+                name=name,
+                url=published.verify_url,
+                state=state,
+                revoked_at=published.revoked_at,
+                reason=published.revocation_reason,
+            )
+        )
+    return tuple(found)
+
+
 def _deciding_check(result: VerificationResult) -> Check | None:
     """The check whose message explains the verdict (why invalid, why not checked …)."""
     if result.verdict == Verdict.INVALID:
@@ -237,11 +290,16 @@ def _result_context(
     result: VerificationResult, published: PublishedCredential | None
 ) -> dict[str, Any]:
     issuer_check = result.check("issuer")
+    view = describe(result.credential) if result.credential is not None else None
+    confirmed = result.verdict not in _UNCONFIRMED
+    built_from = dependencies(view) if view is not None and confirmed else ()
     return {
         "result": result,
         "verdict": result.verdict.value,
-        "view": describe(result.credential) if result.credential is not None else None,
-        "confirmed": result.verdict not in _UNCONFIRMED,
+        "view": view,
+        "built_from": built_from,
+        "depends_on_revoked": any(d.state == "revoked" for d in built_from),
+        "confirmed": confirmed,
         "reason": _deciding_check(result),
         "recognised": issuer_check is not None and issuer_check.outcome == Outcome.PASSED,
         "published": published,
