@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from credentials.db import Base
@@ -87,6 +87,8 @@ class IssuedCredential(Base):
         # Two credentials never share a status bit: the database enforces it, so concurrent
         # issuers that pick the same random index cannot both commit.
         UniqueConstraint("status_list_id", "status_index"),
+        # The outcomes figures count a centre's credentials by month.
+        Index("ix_issued_credential_organisation_issued_at", "organisation_id", "issued_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -104,7 +106,7 @@ class IssuedCredential(Base):
     valid_until: Mapped[datetime | None]
     issued_at: Mapped[datetime]
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
-    revoked_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
     revocation_reason: Mapped[str | None] = mapped_column(Text)
     status_list_id: Mapped[int | None] = mapped_column(ForeignKey("status_list.id"), index=True)
     status_index: Mapped[int | None] = mapped_column(Integer)

@@ -187,9 +187,22 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_pathway_award_part_credential_id"), ["credential_id"], unique=False
         )
+    with op.batch_alter_table("issued_credential", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_issued_credential_organisation_issued_at",
+            ["organisation_id", "issued_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_issued_credential_revoked_at"), ["revoked_at"], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("issued_credential", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_issued_credential_revoked_at"))
+        batch_op.drop_index("ix_issued_credential_organisation_issued_at")
+
     with op.batch_alter_table("pathway_award_part", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_pathway_award_part_credential_id"))
         batch_op.drop_index(batch_op.f("ix_pathway_award_part_award_id"))
