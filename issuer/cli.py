@@ -35,7 +35,19 @@ from verifier.wallet import (
     verify_wallet,
 )
 
-from . import accounts, bulk, catalogue, claims, demo, jobs, mail, migrate, services, wallet
+from . import (
+    accounts,
+    bulk,
+    catalogue,
+    claims,
+    demo,
+    jobs,
+    mail,
+    migrate,
+    pathways,
+    services,
+    wallet,
+)
 from .app import create_app
 from .audit import verify_chain
 from .clock import utcnow
@@ -441,6 +453,10 @@ def issue_command(
     # A fresh claim link each time: only its hash is stored, so an earlier one cannot be shown.
     token = catalogue.new_claim_link(db(), issued.record, now=utcnow(), actor="cli")
     claim_url = claims.claim_url(config["PUBLIC_URL"], token)
+    # Automatic pathways this credential completes are awarded now (never fails the issue).
+    completed = pathways.after_issue(
+        db(), config["KEK_FERNET"], issued.record, public_url=config["PUBLIC_URL"], now=utcnow()
+    )
     if as_json:
         click.echo(
             json.dumps(
@@ -450,6 +466,14 @@ def issue_command(
                     "verify_url": issued.verify_url,
                     "claim_url": claim_url,
                     "files": files,
+                    "pathways": [
+                        {
+                            "id": a.issued.record.credential_id,
+                            "name": a.issued.record.achievement.name,
+                            "verify_url": a.issued.verify_url,
+                        }
+                        for a in completed
+                    ],
                 }
             )
         )
@@ -463,6 +487,11 @@ def issue_command(
     click.echo(f"  claim link: {claim_url}  (give this to the learner; keep it private)")
     for f in files:
         click.echo(f"  file:       {f}")
+    for a in completed:
+        click.echo(
+            f"  completes the pathway {a.issued.record.achievement.name!r}: "
+            f"issued {a.issued.verify_url}"
+        )
 
 
 @cli.command("revoke")
@@ -809,6 +838,63 @@ def bulk_list(org_slug: str | None) -> None:
                 f"{job.public_id}\t{organisation.slug}\t{job.state}\t{job.issued}/{job.total}"
                 f"\t{job.filename}"
             )
+
+
+# -- outcomes ------------------------------------------------------------------------------
+
+
+@cli.command("outcomes")
+@click.option("--centre", "org_slug", default=None, help="Only this centre (default: every one).")
+@click.option("--from", "start", default=None, metavar="YYYY-MM", help="First month (UTC).")
+@click.option("--to", "end", default=None, metavar="YYYY-MM", help="Last month (default: this).")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["html", "csv", "json"]),
+    default="csv",
+    show_default=True,
+    help="html: a standalone report with charts; csv: one tidy table; json: the series.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The file to write (default: print to standard output).",
+)
+@with_appcontext
+@_friendly
+def outcomes_command(
+    org_slug: str | None, start: str | None, end: str | None, output: str, out: Path | None
+) -> None:
+    """Credentials issued, revoked, pathways completed and verifications, month by month.
+
+    Across every centre (each one, then the instance totals) unless --centre names one. The
+    period defaults to the last twelve months.
+    """
+    from . import outcomes, ui_outcomes  # the report's templates need the staff blueprint
+
+    now = utcnow()
+    span = outcomes.period(start, end, now=now)
+    organisation = services.get_organisation(db(), org_slug) if org_slug else None
+    if out is not None:
+        if out.exists() and out.is_dir():
+            raise click.BadParameter(f"{out} is a folder; name a file", param_hint="--out")
+        _writable_dir(out.parent if str(out.parent) else Path("."))
+    found = outcomes.figures(db(), organisation=organisation, start=span.start, end=span.end)
+    if output == "html":
+        content = ui_outcomes.render_report(found, generated_at=now)
+    elif output == "json":
+        document = outcomes.to_json(found, generated_at=now)
+        content = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    else:
+        content = outcomes.to_csv(found)
+    if out is None:
+        click.echo(content, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out, content)
+    scope = organisation.name if organisation else f"{len(found.centres)} centre(s)"
+    click.echo(f"Wrote the outcomes of {scope}, {found.months[0]} to {found.months[-1]}, to {out}")
 
 
 # -- audit and serving ---------------------------------------------------------------------

@@ -10,8 +10,8 @@ from cryptography.fernet import MultiFernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import accounts, services
-from .models import Achievement, IssuedCredential, Organisation, User
+from . import accounts, pathways, profiles, services
+from .models import Achievement, IssuedCredential, JobProfile, Organisation, Pathway, User
 
 DEMO_SLUG = "demo-centre"
 ESCO = "http://data.europa.eu/esco/skill/"
@@ -60,6 +60,51 @@ DEMO_LEARNERS = (
 
 
 DEMO_ADMIN = "admin@demo-centre.example"
+
+#: A second centre, so the demo pathway spans two centres as real ones do.
+PARTNER_SLUG = "demo-partner"
+PARTNER_ACHIEVEMENT = {
+    "name": "Work safely at height",
+    "description": "Plans and carries out work on ladders, scaffolds and platforms with fall "
+    "protection, and takes part in a rescue from height.",
+    "criteria": "Passed a practical assessment on a scaffold tower with harness inspection "
+    "and a written test on the site's working-at-height rules.",
+    "achievement_type": "ext:JobTask",
+    "skills": (
+        f"{ESCO}fafbb75f-ec35-4cc2-996a-20c85ef6c266="
+        "follow safety procedures when working at heights",
+    ),
+}
+#: Awarded automatically for first aid (here) plus working at height (at the partner).
+PATHWAY_ACHIEVEMENT = {
+    "name": "Site Safety Technician",
+    "description": "Holds the first-aid and working-at-height competencies a site safety "
+    "technician needs, from the centres that assessed them.",
+    "criteria": "Holds a valid credential for each part of the pathway: first aid at work "
+    "(Northside Skills Centre) and working at height (Eastgate Community College).",
+    "achievement_type": "Certificate",
+    "skills": (),
+}
+#: María José already holds first aid; the partner's credential completes her pathway.
+PARTNER_LEARNER = ("María José Ortega", "mj.ortega@example.org")
+DEMO_PROFILE = profiles.ProfileFields(
+    name="Warehouse operative",
+    description="Receives, moves and stores goods safely in a distribution warehouse.",
+    tasks=(
+        profiles.TaskFields(
+            name="Move pallets with a counterbalance forklift",
+            skills=(f"{ESCO}28cb374e-6261-4133-8371-f9a5470145da",),
+        ),
+        profiles.TaskFields(
+            name="Give first aid to an injured colleague",
+            skills=(f"{ESCO}1d21f6ad-340f-45da-a0a3-4e83867f47a6",),
+        ),
+        profiles.TaskFields(
+            name="Record goods in the warehouse system",
+            skills=(f"{ESCO}055ff233-6569-43db-9f95-a4b03dca97da",),
+        ),
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +156,8 @@ def ensure_demo(session: Session, kek: MultiFernet, *, public_url: str, now: dat
                 idempotency_key=f"demo:{email}",
             )
         )
+    issued += _ensure_pathway(session, kek, organisation, achievements, public_url, now)
+    _ensure_profile(session, organisation, now)
     admin_password = None
     if session.scalar(select(User.id).where(User.email == DEMO_ADMIN)) is None:
         admin_password = secrets.token_urlsafe(12)
@@ -124,6 +171,97 @@ def ensure_demo(session: Session, kek: MultiFernet, *, public_url: str, now: dat
             role="admin",
         )
     return Demo(organisation, achievements, issued, admin_password)
+
+
+def _achievement_named(
+    session: Session, organisation: Organisation, name: str
+) -> Achievement | None:
+    return session.scalars(
+        select(Achievement).where(
+            Achievement.organisation_id == organisation.id, Achievement.name == name
+        )
+    ).first()
+
+
+def _ensure_pathway(
+    session: Session,
+    kek: MultiFernet,
+    organisation: Organisation,
+    achievements: list[Achievement],
+    public_url: str,
+    now: datetime,
+) -> list[services.Issued]:
+    """A partner centre, and a pathway across both that one demo learner completes."""
+    partner = session.scalars(select(Organisation).where(Organisation.slug == PARTNER_SLUG)).first()
+    if partner is None:
+        partner = services.create_organisation(
+            session,
+            kek,
+            slug=PARTNER_SLUG,
+            name="Eastgate Community College (demo)",
+            public_url=public_url,
+            now=now,
+            url=public_url,
+        )
+    height = _achievement_named(session, partner, PARTNER_ACHIEVEMENT["name"])  # type: ignore[arg-type]
+    if height is None:
+        height = services.create_achievement(
+            session, organisation=partner, now=now, **PARTNER_ACHIEVEMENT
+        )  # type: ignore[arg-type]
+    award = _achievement_named(session, organisation, PATHWAY_ACHIEVEMENT["name"])  # type: ignore[arg-type]
+    if award is None:
+        award = services.create_achievement(
+            session, organisation=organisation, now=now, **PATHWAY_ACHIEVEMENT
+        )  # type: ignore[arg-type]
+    if session.scalar(select(Pathway.id).where(Pathway.achievement_id == award.id)) is None:
+        pathways.create_pathway(
+            session,
+            organisation,
+            award=award.public_id,
+            parts=[achievements[2].public_id, height.public_id],
+            mode="automatic",
+            now=now,
+            actor="demo",
+        )
+    name, email = PARTNER_LEARNER
+    part = services.issue_credential(
+        session,
+        kek,
+        organisation=partner,
+        achievement=height,
+        name=name,
+        email=email,
+        public_url=public_url,
+        now=now,
+        idempotency_key=f"demo:{email}",
+    )
+    pathways.after_issue(session, kek, part.record, public_url=public_url, now=now)
+    earned = session.scalars(
+        select(IssuedCredential).where(
+            IssuedCredential.achievement_id == award.id,
+            IssuedCredential.recipient_email == email,
+        )
+    ).first()
+    found = [part]
+    if earned is not None:
+        found.append(
+            services.Issued(earned, services.verify_url(public_url, earned), created=False)
+        )
+    return found
+
+
+def _ensure_profile(session: Session, organisation: Organisation, now: datetime) -> None:
+    """A published job profile, so the match page has a centre's role to pick."""
+    exists = session.scalar(
+        select(JobProfile.id).where(
+            JobProfile.organisation_id == organisation.id, JobProfile.name == DEMO_PROFILE.name
+        )
+    )
+    if exists is None:
+        row = profiles.create_profile(
+            session, organisation=organisation, fields=DEMO_PROFILE, now=now, actor="demo"
+        )
+        profiles.publish_profile(session, row, now=now, actor="demo")
 
 
 def demo_credentials(session: Session) -> list[IssuedCredential]:

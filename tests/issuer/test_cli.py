@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from issuer import services
+from issuer import pathways, services
 from issuer.cli import cli
 from issuer.demo import demo_credentials
-from issuer.models import Achievement, AuditEvent, IssuedCredential, Organisation
+from issuer.models import Achievement, AuditEvent, IssuedCredential, Organisation, PathwayAward
+from issuer.profiles import published
 
 from ..conftest import PUBLIC_URL
 from ..helpers import WELDING_SKILL
@@ -94,6 +95,47 @@ def journey(runner, tmp_path):
     return issued | {"achievement": achievement.output.strip()}
 
 
+def test_issue_awards_the_automatic_pathway_it_completes(runner, db, journey, tmp_path, now):
+    centre = services.get_organisation(db, "northside")
+    welding = db.scalars(select(Achievement)).one()
+    first_aid = services.create_achievement(
+        db,
+        organisation=centre,
+        name="Provide first aid at work",
+        description="Gives emergency first aid.",
+        criteria="Passed a scenario assessment.",
+        achievement_type="Competency",
+        skills=(),
+        now=now,
+    )
+    award = services.create_achievement(
+        db,
+        organisation=centre,
+        name="Site Safety Technician",
+        description="Welding and first aid.",
+        criteria="Holds both parts.",
+        achievement_type="Certificate",
+        skills=(),
+        now=now,
+    )
+    pathways.create_pathway(
+        db,
+        centre,
+        award=award.public_id,
+        parts=[welding.public_id, first_aid.public_id],
+        mode="automatic",
+        now=now,
+        actor="test",
+    )
+    issued = _issue(runner, first_aid.public_id, tmp_path / "second")  # Amina held welding
+    [earned] = issued["pathways"]
+    assert earned["name"] == "Site Safety Technician"
+    record = services.get_credential(db, earned["id"])
+    assert record.recipient_email == "amina@example.org"
+    evidence = json.loads(record.document)["evidence"]
+    assert {e["id"] for e in evidence} == {journey["verify_url"], issued["verify_url"]}
+
+
 def _file(journey, suffix):
     return next(Path(f) for f in journey["files"] if f.endswith(suffix))
 
@@ -113,7 +155,15 @@ def test_achievement_create_prints_its_id(runner, db, journey):
 
 
 def test_issue_prints_where_the_credential_is_and_writes_both_files(journey):
-    assert set(journey) - {"achievement"} == {"id", "public_id", "verify_url", "claim_url", "files"}
+    assert set(journey) - {"achievement"} == {
+        "id",
+        "public_id",
+        "verify_url",
+        "claim_url",
+        "files",
+        "pathways",
+    }
+    assert journey["pathways"] == []  # no pathway here to complete
     assert journey["id"].startswith("urn:uuid:")
     assert journey["verify_url"] == f"{PUBLIC_URL}/v/{journey['public_id']}"
     assert [Path(f).suffix for f in journey["files"]] == [".json", ".jwt"]
@@ -481,10 +531,14 @@ def test_demo_is_idempotent(runner, db):
     claim = re.compile(re.escape(PUBLIC_URL) + r"/claim/[A-Za-z0-9_-]+")
     # The same centre and credentials; only the claim links are new (old ones retire).
     assert claim.sub("<claim>", again.output) == claim.sub("<claim>", first.output)
-    assert len(demo_credentials(db)) == 3
-    assert _count(db, Organisation) == 1
-    assert first.output.count(f"{PUBLIC_URL}/v/") == 3
-    assert len(claim.findall(first.output)) == 3
+    # Three learners here, the partner centre's credential, and the pathway it completed.
+    assert len(demo_credentials(db)) == 4
+    assert _count(db, Organisation) == 2
+    assert first.output.count(f"{PUBLIC_URL}/v/") == 5
+    assert len(claim.findall(first.output)) == 5
+    assert "María José Ortega: Site Safety Technician" in first.output
+    assert _count(db, PathwayAward) == 1
+    assert "Warehouse operative" in {p.name for p in published(db, PUBLIC_URL)}
     assert set(claim.findall(first.output)).isdisjoint(claim.findall(again.output))
 
 
