@@ -23,7 +23,7 @@ from http import HTTPStatus
 import pytest
 from sqlalchemy import inspect, select
 
-from issuer import accounts, catalogue, outcomes, services, wallet
+from issuer import catalogue, outcomes, services, wallet
 from issuer.cli import cli
 from issuer.clock import utcnow
 from issuer.models import (
@@ -443,29 +443,6 @@ def test_json_carries_the_period_centres_and_series(db, verified):
 # -- the staff page ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def sign_in(client, db, now):
-    def sign_in(organisation, role="viewer"):
-        email = f"{role}@{organisation.slug}.example"
-        accounts.create_user(
-            db,
-            email=email,
-            name=f"{role.title()} of {organisation.name}",
-            password=PASSWORD,
-            now=now,
-            organisation=organisation,
-            role=role,
-        )
-        token = _form_token(client, "/login")
-        response = client.post(
-            "/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
-        )
-        assert response.status_code == HTTPStatus.FOUND
-        return client
-
-    return sign_in
-
-
 def _headline(page, name):
     found = re.search(rf'id="headline-{name}"><dt>[^<]*</dt><dd>(\d+)</dd>', page)
     assert found, f"no headline figure {name}"
@@ -478,7 +455,7 @@ def _period(story):
 
 def test_the_page_shows_the_centres_figures(client, db, verified, sign_in):
     story = verified
-    sign_in(story.north)
+    sign_in(story.north, "viewer")
     response = client.get(f"/centre/outcomes?{_period(story)}")
     assert response.status_code == HTTPStatus.OK
     page = response.get_data(as_text=True)
@@ -505,7 +482,7 @@ def test_the_page_shows_the_centres_figures(client, db, verified, sign_in):
 
 def test_the_other_centre_sees_only_its_own(client, db, verified, sign_in):
     story = verified
-    sign_in(story.south)
+    sign_in(story.south, "viewer")
     page = client.get(f"/centre/outcomes?{_period(story)}").get_data(as_text=True)
     assert _headline(page, "issued") == 4
     assert _headline(page, "pathways") == 2
@@ -518,7 +495,7 @@ def test_the_other_centre_sees_only_its_own(client, db, verified, sign_in):
 
 def test_the_downloads_carry_the_page_figures(client, db, verified, sign_in):
     story = verified
-    sign_in(story.north)
+    sign_in(story.north, "viewer")
     response = client.get(f"/centre/outcomes.csv?{_period(story)}")
     assert response.status_code == HTTPStatus.OK
     assert response.mimetype == "text/csv"
@@ -537,7 +514,7 @@ def test_the_downloads_carry_the_page_figures(client, db, verified, sign_in):
 
 
 def test_the_page_defaults_to_the_last_twelve_months(client, db, story, sign_in):
-    sign_in(story.north)
+    sign_in(story.north, "viewer")
     page = client.get("/centre/outcomes").get_data(as_text=True)
     expected = outcomes.period(None, None, now=utcnow())
     assert f'name="from" value="{expected.labels[0]}"' in page
@@ -553,7 +530,7 @@ def test_the_page_defaults_to_the_last_twelve_months(client, db, story, sign_in)
     ],
 )
 def test_a_bad_period_gets_a_clear_message(client, story, sign_in, query, message):
-    sign_in(story.north)
+    sign_in(story.north, "viewer")
     for path in ("/centre/outcomes", "/centre/outcomes.csv", "/centre/outcomes.json"):
         response = client.get(f"{path}?{query}")
         assert response.status_code == HTTPStatus.BAD_REQUEST

@@ -509,29 +509,6 @@ def test_evidence_links_to_other_hosts_are_not_treated_as_parts(
     assert no_network == []
 
 
-@pytest.fixture
-def sign_in(client, db, now):
-    def sign_in(organisation, role="issuer"):
-        email = f"{role}@{organisation.slug}.example"
-        accounts.create_user(
-            db,
-            email=email,
-            name=f"{role.title()} of {organisation.name}",
-            password=PASSWORD,
-            now=now,
-            organisation=organisation,
-            role=role,
-        )
-        token = CSRF.search(client.get("/login").get_data(as_text=True)).group(1)
-        response = client.post(
-            "/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
-        )
-        assert response.status_code == HTTPStatus.FOUND
-        return client
-
-    return sign_in
-
-
 def test_staff_see_the_dependency_both_ways(client, db, kek, centres, sign_in):
     c = centres
     define(db, c)

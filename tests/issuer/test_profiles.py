@@ -11,7 +11,7 @@ from http import HTTPStatus
 import pytest
 from sqlalchemy import func, select
 
-from issuer import accounts, catalogue, profiles, services
+from issuer import catalogue, profiles, services
 from issuer.errors import ConflictError, InvalidRequestError, NotFoundError
 from issuer.models import AuditEvent, JobProfile
 from verifier.matching import Task
@@ -264,29 +264,6 @@ def test_a_task_requiring_another_centres_achievement_is_matched_and_offered(
 
 def _token(client, path="/centre/"):
     return _TOKEN.search(client.get(path).get_data(as_text=True)).group(1)
-
-
-@pytest.fixture
-def sign_in(client, db, now):
-    def sign_in(organisation, role="issuer"):
-        email = f"{role}@{organisation.slug}.example"
-        accounts.create_user(
-            db,
-            email=email,
-            name=f"{role.title()} of {organisation.name}",
-            password=PASSWORD,
-            now=now,
-            organisation=organisation,
-            role=role,
-        )
-        response = client.post(
-            "/login",
-            data={"csrf_token": _token(client, "/login"), "email": email, "password": PASSWORD},
-        )
-        assert response.status_code == HTTPStatus.FOUND
-        return client
-
-    return sign_in
 
 
 def _form(client, **fields):

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from credentials.model import ESCO_FRAMEWORK
-from issuer import accounts, catalogue, services
+from issuer import catalogue, services
 from issuer.clock import utcnow
 from issuer.models import Achievement, ClaimToken, IssuedCredential
 from verifier import Verdict
@@ -44,31 +44,6 @@ def post(client, path, data=None, *, token_from="/centre/", **kwargs):
     """POST a form the way the browser would: with the session's CSRF token."""
     form = {"csrf_token": csrf_token(client, token_from), **(data or {})}
     return client.post(path, data=form, **kwargs)
-
-
-@pytest.fixture
-def sign_in(client, db, now):
-    """Create a member of staff with ``role`` at ``organisation`` and sign in as them."""
-
-    def sign_in(organisation, role="issuer"):
-        email = f"{role}@{organisation.slug}.example"
-        accounts.create_user(
-            db,
-            email=email,
-            name=f"{role.title()} of {organisation.name}",
-            password=PASSWORD,
-            now=now,
-            organisation=organisation,
-            role=role,
-        )
-        token = _TOKEN.search(client.get("/login").get_data(as_text=True)).group(1)
-        response = client.post(
-            "/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
-        )
-        assert response.status_code == HTTPStatus.FOUND
-        return client
-
-    return sign_in
 
 
 @pytest.fixture
