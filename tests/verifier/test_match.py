@@ -241,7 +241,8 @@ def test_matching_shows_each_task_and_why_credentials_do_not_count(
     assert _presented(response) == [
         (
             "valid",
-            "Valid Perform MAG welding valid.json · from Northside Skills Centre Counts: valid.",
+            "Valid Perform MAG welding valid.json · from Northside Skills Centre "
+            "Counts towards the role: it is valid.",
         ),
         (
             "revoked",
