@@ -105,7 +105,7 @@ def _entries(output):
 
 def test_issue_json_prints_a_claim_url_that_opens_the_wallet(runner, client, issued):
     record = issued[WELDING]
-    assert set(record) == {"id", "public_id", "verify_url", "claim_url", "files"}
+    assert set(record) == {"id", "public_id", "verify_url", "claim_url", "files", "pathways"}
     assert record["claim_url"].startswith(f"{PUBLIC_URL}/claim/")
     opened = client.get(record["claim_url"].removeprefix(PUBLIC_URL))
     assert opened.status_code == HTTPStatus.SEE_OTHER
