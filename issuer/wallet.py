@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import credentials
-from credentials import archive, baking
+from credentials import archive, baking, portable
 from credentials.dates import format_datetime
 from credentials.jsonld import VC_V2_CONTEXT
 from credentials.proofs import data_integrity
@@ -300,8 +300,12 @@ def _issuer_name(credential: dict[str, Any]) -> str:
 
 
 def _jwt_of(source: Any) -> str:
-    """The compact JWT of a credential given as a token, or enveloped in a data: URL."""
+    """The compact JWT of a credential given as a token, enveloped in a data: URL, or carried
+    by a portable QR payload (restored exactly, so the proof that was checked still covers it).
+    """
     text = str(source.get("id", "")) if isinstance(source, dict) else str(source)
+    if portable.is_portable(text.strip()):
+        return portable.decode_portable(text.strip())
     return text.split(",", 1)[1] if text.startswith("data:") else text.strip()
 
 

@@ -29,6 +29,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import NotFound
 
+from credentials import portable
 from verifier import backend as verifier_backend
 from verifier import matching
 from verifier.qr import qr_png
@@ -144,6 +145,15 @@ def sign_out() -> Response:
 # -- the wallet page ----------------------------------------------------------------------------
 
 
+def _why_not_portable(record: IssuedCredential) -> portable.NotPortableError | None:
+    """None when the credential fits a portable QR code, else why not (the page says it)."""
+    try:
+        portable.portable_qr_payload(record.jwt)
+    except portable.NotPortableError as e:
+        return e
+    return None
+
+
 def _wallet_page(status: int = HTTPStatus.OK, **context: Any) -> Response:
     here = _wallet()
     records = wallet.issued_in(db(), here)
@@ -152,6 +162,7 @@ def _wallet_page(status: int = HTTPStatus.OK, **context: Any) -> Response:
             "record": record,
             "achievement": json.loads(record.document)["credentialSubject"]["achievement"],
             "verify_url": _verify_url(record),
+            "not_portable": _why_not_portable(record),
         }
         for record in records
     ]
@@ -167,6 +178,7 @@ def _wallet_page(status: int = HTTPStatus.OK, **context: Any) -> Response:
             db(), here.email, now=utcnow(), organisation_id=here.organisation_id
         ),
         limit_mb=f"{current_app.config['MAX_WALLET_BYTES'] / (1024 * 1024):g}",
+        max_portable_chars=portable.MAX_PAYLOAD_CHARS,
         **context,
     )
 
@@ -358,6 +370,18 @@ def download_qr(public_id: str) -> Response:
     response = make_response(qr_png(_verify_url(record)))
     response.mimetype = "image/png"
     return _private(response)
+
+
+@bp.get("/wallet/c/<public_id>/portable-qr.png")
+@wallet_required
+def download_portable_qr(public_id: str) -> Response:
+    """A QR code carrying the signed credential itself, for checking with no connection."""
+    record = _own(public_id)
+    try:
+        payload = portable.portable_qr_payload(record.jwt)
+    except portable.NotPortableError as e:
+        raise NotFound(f"this credential has no portable QR code: {e}") from e
+    return _download(qr_png(payload), "image/png", f"{public_id}-portable-qr.png")
 
 
 @bp.get("/wallet/c/<public_id>/certificate")

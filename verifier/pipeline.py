@@ -24,6 +24,7 @@ from credentials import (
     UnresolvableKeyError,
     baking,
     issuer_id,
+    portable,
     validate_open_badge,
 )
 from credentials.dates import parse_datetime
@@ -39,6 +40,8 @@ from .status import StatusSource
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 _ENVELOPED_PREFIXES = ("data:application/vc+jwt,", "data:application/vc-ld+jwt,")
+#: The carrier named in the format check when the input was a portable QR payload.
+_PORTABLE_QR = "portable QR"
 
 
 class Outcome(enum.StrEnum):
@@ -155,6 +158,10 @@ def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str,
                 text = raw.decode("utf-8").strip().lstrip("\ufeff")
             except UnicodeDecodeError as e:
                 raise MalformedCredentialError("the input is neither text nor a known image") from e
+        if portable.is_portable(text):
+            # A portable QR code carries the VC-JWT itself; it is restored byte for byte, so
+            # the signature check below covers exactly what the code carried.
+            return "jwt", portable.decode_portable(text), _PORTABLE_QR
         if _COMPACT_JWS.match(text):
             return "jwt", text, baked
         if not text.startswith("{"):
@@ -185,6 +192,8 @@ def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str,
 
 
 def _baked_into(image: str | None) -> str:
+    if image == _PORTABLE_QR:
+        return ", restored from a portable QR code"
     return f", baked into a {image} badge" if image else ""
 
 

@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 import credentials
-from credentials import baking
+from credentials import baking, portable
 from issuer import claims, mail, services
 from issuer.clock import utcnow
 from issuer.models import (
@@ -809,6 +809,15 @@ def test_a_baked_badge_from_elsewhere_is_imported(client, db, scene, lakeside):
     held = db.scalars(select(HeldCredential)).one()
     assert held.form == "json" and json.loads(held.content) == document
     assert held.issuer_name == LAKESIDE
+
+
+def test_a_portable_qr_payload_is_imported_as_the_exact_jwt(client, db, scene, lakeside):
+    open_with_claim(client, scene, scene.welding)
+    token = signed_jwt(lakeside, _foreign(lakeside))
+    response = _import(client, portable.encode_portable(token), "scanned.txt")
+    assert response.status_code == HTTPStatus.OK
+    held = db.scalars(select(HeldCredential)).one()
+    assert held.form == "jwt" and held.content == token  # never the transport encoding
 
 
 def test_importing_this_centres_own_credential_adds_no_copy(client, db, scene):
