@@ -18,6 +18,7 @@ from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from marshmallow import ValidationError, validate
 
 from credentials import CredentialError, normalize_email
+from credentials.dates import format_datetime
 from keys import KeyManagementError
 from schemas import (
     AchievementCreateSchema,
@@ -28,6 +29,8 @@ from schemas import (
 from verifier import DidKeyResolver, Outcome, Verdict, VerificationResult, verify_credential
 from verifier.api import wallet_report
 from verifier.backend import verify_any
+from verifier.kit import DEFAULT_MAX_AGE, OfflineVerifier, describe_age, load_offline_verifier
+from verifier.kit import parse_duration as parse_kit_duration
 from verifier.wallet import (
     DEFAULT_MAX_WALLET_BYTES,
     WalletResult,
@@ -42,6 +45,7 @@ from . import (
     claims,
     demo,
     jobs,
+    kit,
     mail,
     migrate,
     pathways,
@@ -588,12 +592,67 @@ def _offline_verify(data: bytes, now: Any) -> VerificationResult | WalletResult:
     return one(data)
 
 
+def _duration(_ctx: Any, _param: Any, value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return parse_kit_duration(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
+
+
+def _kit_verifier(kit_file: str, pins: tuple[str, ...], max_age: Any, now: Any) -> OfflineVerifier:
+    """The kit, checked (signature against the pins, dates): or one line saying why not."""
+    pinned = [p.strip() for pin in pins for p in pin.split(",") if p.strip()]
+    try:
+        with open(kit_file, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise click.FileError(kit_file, hint=e.strerror) from e
+    try:
+        return load_offline_verifier(raw, pins=pinned, now=now, max_age=max_age or DEFAULT_MAX_AGE)
+    except CredentialError as e:
+        raise click.ClickException(f"verifier kit {kit_file}: {e}") from e
+
+
 # No automatic app context: with no instance here, verify from public data and create nothing.
 @cli.command("verify", with_appcontext=False)
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Use nothing but the verifier kit (--kit): no network, no instance database.",
+)
+@click.option(
+    "--kit",
+    "kit_file",
+    type=click.Path(dir_okay=False),
+    help="A verifier kit (tessera kit export, or /kit.json of an instance); implies --offline.",
+)
+@click.option(
+    "--trust",
+    "pins",
+    multiple=True,
+    envvar="TESSERA_KIT_TRUST",
+    help="The kit signer's key (z6Mk..., printed by `tessera kit export`); repeatable.",
+)
+@click.option(
+    "--max-age",
+    callback=_duration,
+    envvar="TESSERA_KIT_MAX_AGE",
+    help="Revocation data older than this is stale, e.g. 36h or 14d [default: 7d].",
+)
 @click.pass_obj
-def verify_command(info: ScriptInfo, file: str, as_json: bool) -> None:
+def verify_command(
+    info: ScriptInfo,
+    file: str,
+    as_json: bool,
+    offline: bool,
+    kit_file: str | None,
+    pins: tuple[str, ...],
+    max_age: Any,
+) -> None:
     """Verify a credential or a wallet (.json, .jwt, baked .png/.svg, CLR wallet or .zip).
 
     FILE may be - for standard input. Exits 0 only when the credential is valid, or, for a
@@ -602,7 +661,22 @@ def verify_command(info: ScriptInfo, file: str, as_json: bool) -> None:
     now = utcnow()
     instance = Path(os.environ.get("TESSERA_INSTANCE", "instance"))
     found: VerificationResult | WalletResult
-    if (
+    if offline and not kit_file:
+        raise click.UsageError("--offline needs --kit FILE (a verifier kit)")
+    if kit_file:
+        checker = _kit_verifier(kit_file, pins, max_age, now)
+        if not as_json:
+            click.echo(
+                f"Verifier kit: {checker.kit.signer} (key {checker.kit.pinned_key}), issued "
+                f"{format_datetime(checker.kit.issued)} ({describe_age(now - checker.kit.issued)} "
+                f"old), {len(checker.kit.issuers)} issuer(s); verifying offline"
+            )
+        data = _read_input(file, DEFAULT_MAX_WALLET_BYTES)
+        if looks_like_wallet(data):
+            found = checker.verify_wallet(data, now=now)
+        else:
+            found = checker.verify(data, now=now)
+    elif (
         os.environ.get("TESSERA_DATABASE_URL")
         or instance.exists()
         or info.create_app is not _create_app
@@ -623,6 +697,76 @@ def verify_command(info: ScriptInfo, file: str, as_json: bool) -> None:
     else:
         click.echo(_render(found))
     sys.exit(0 if found.verdict == Verdict.VALID else 1)
+
+
+@cli.group("kit")
+def kit_group() -> None:
+    """Verifier kits: this instance's keys and status lists, signed, for offline verifiers."""
+
+
+@kit_group.command("export")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the kit (JSON); - for standard output.",
+)
+@click.option(
+    "--valid-for",
+    "--max-age",
+    "valid_for",
+    callback=_duration,
+    help="How long verifiers may use this kit, e.g. 30d [default: 30d]. Revocation data in "
+    "it goes stale sooner (verifiers' --max-age, 7d by default).",
+)
+@click.option(
+    "--include",
+    "included",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Another instance's kit whose issuers to carry too (checked first; repeatable).",
+)
+@click.option(
+    "--include-trust",
+    "include_pins",
+    multiple=True,
+    help="The signer key (z6Mk...) of the kits given with --include; repeatable.",
+)
+@with_appcontext
+@_friendly
+def kit_export(
+    out: Path, valid_for: Any, included: tuple[str, ...], include_pins: tuple[str, ...]
+) -> None:
+    """Write a fresh signed verifier kit of every centre on this instance."""
+    config = _config()
+    also = [_kit_verifier(path, include_pins, None, utcnow()).kit for path in included]
+    exported = kit.export_kit(
+        db(),
+        config["KEK_FERNET"],
+        public_url=config["PUBLIC_URL"],
+        now=utcnow(),
+        ttl=config["STATUS_LIST_TTL"],
+        valid_for=valid_for or kit.DEFAULT_VALID_FOR,
+        also=also,
+    )
+    if str(out) == "-":
+        click.echo(exported.json())
+        return
+    try:
+        _atomic_write(out, exported.json() + "\n")
+    except OSError as e:
+        raise click.FileError(str(out), hint=e.strerror) from e
+    document = exported.document
+    click.echo(
+        f"Verifier kit written to {out}: {exported.issuers} issuer(s), "
+        f"{exported.status_lists} status list(s), issued {document['issued']}, "
+        f"valid until {document['validUntil']}."
+    )
+    click.echo(f"Signed by {exported.signer}")
+    click.echo(
+        f"Verifiers pin this key (compare it through a channel you trust):\n  {exported.signer_pin}"
+    )
+    click.echo(f"  tessera verify --offline --kit {out} --trust {exported.signer_pin} CREDENTIAL")
 
 
 # -- wallets and e-mail ----------------------------------------------------------------------
@@ -925,19 +1069,33 @@ def audit_verify() -> None:
     is_flag=True,
     help="Serve only verification (pages, verify API, VC-API verify): no database, issues nothing.",
 )
+@click.option(
+    "--kit",
+    "kit_file",
+    type=click.Path(dir_okay=False),
+    help="With --verifier-only: verify offline with this verifier kit only (as "
+    "TESSERA_VERIFIER_KIT; pin its signer with TESSERA_KIT_TRUST).",
+)
 @click.pass_obj
 def serve_command(
-    info: ScriptInfo, host: str, port: int, workers: int, verifier_only: bool
+    info: ScriptInfo,
+    host: str,
+    port: int,
+    workers: int,
+    verifier_only: bool,
+    kit_file: str | None,
 ) -> None:
     """Serve the web app with gunicorn (use a reverse proxy for HTTPS in production)."""
     from gunicorn.app.base import BaseApplication
 
+    if kit_file and not verifier_only:
+        raise click.UsageError("--kit serves an offline verifier: add --verifier-only")
     if verifier_only:
         from verifier.app import ConfigurationError as VerifierConfigurationError
         from verifier.app import create_verifier_app
 
         try:
-            app = create_verifier_app()
+            app = create_verifier_app({"VERIFIER_KIT": kit_file} if kit_file else None)
         except VerifierConfigurationError as e:
             raise click.ClickException(f"configuration: {e}") from e
     else:

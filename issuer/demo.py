@@ -202,6 +202,8 @@ def _ensure_pathway(
             public_url=public_url,
             now=now,
             url=public_url,
+            # EdDSA signatures are small enough for the wallet's portable QR code.
+            jwt_algorithm="EdDSA",
         )
     height = _achievement_named(session, partner, PARTNER_ACHIEVEMENT["name"])  # type: ignore[arg-type]
     if height is None:

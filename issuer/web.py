@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from credentials.openbadges import achievement_document
 
-from . import catalogue, profiles, services, status
+from . import catalogue, kit, profiles, services, status
 from .clock import utcnow
 from .db import db
 from .errors import NotFoundError
@@ -145,6 +145,31 @@ def instance_did_document() -> Response:
         db(), _kek(), public_url=current_app.config["PUBLIC_URL"], now=utcnow()
     )
     return _json(ring.did_document(), "application/did+json")
+
+
+#: A kit is signed per request (its lists keep their signatures for half their TTL), so a CDN
+#: in front may keep it a minute: offline verifiers download it rarely and judge its age.
+KIT_CACHE = "public, max-age=60"
+
+
+@bp.get("/kit.json")
+def verifier_kit() -> Response:
+    """A fresh verifier kit: every centre's keys and signed status lists, signed by the instance.
+
+    Verifiers pin the instance key it names (``tessera kit export`` prints it) before use.
+    """
+    config = current_app.config
+    exported = kit.export_kit(
+        db(),
+        _kek(),
+        public_url=config["PUBLIC_URL"],
+        now=utcnow(),
+        ttl=config["STATUS_LIST_TTL"],
+    )
+    response = _json(exported.document)
+    response.headers["Cache-Control"] = KIT_CACHE
+    response.headers["Content-Disposition"] = 'attachment; filename="tessera-kit.json"'
+    return response
 
 
 @bp.get("/healthz")

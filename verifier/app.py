@@ -7,6 +7,7 @@ lists through the one guarded HTTP client, and the issuers the operator lists as
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from flask import Flask, current_app
 from . import web
 from .api import openapi_dict, openapi_spec
 from .backend import PublishedCredential
+from .kit import KitError, OfflineVerifier, load_offline_verifier, parse_duration
 from .matching import JobProfile, Offering, Task, catalogue
 from .pipeline import VerificationResult, verify_credential
 from .problems import register_error_handlers
@@ -94,6 +96,65 @@ class PublicBackend:
         return None  # it issues nothing, so there is no one to report figures to
 
 
+class KitBackend(PublicBackend):
+    """Offline mode (TESSERA_VERIFIER_KIT): keys and status lists only from a signed kit.
+
+    No HTTP client exists in this mode. The kit file is read again when it changes on disk (a
+    refreshed kit copied over it); one that does not check out is logged and the previous kit
+    stays in use, until it expires.
+    """
+
+    def __init__(self, path: str, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        super().__init__(clock=clock)
+        self._path = path
+        self._stamp: tuple[int, int] | None = None
+        self._checker: OfflineVerifier | None = None
+
+    def checker(self) -> OfflineVerifier:
+        """The verifier of the current kit (re-read when the file changed).
+
+        Raises:
+            KitError: no kit checked out yet (at startup).
+        """
+        try:
+            info = os.stat(self._path)
+            stamp = (info.st_mtime_ns, info.st_size)
+        except OSError as e:
+            if self._checker is None:
+                raise KitError(f"the verifier kit {self._path} cannot be read: {e.strerror}") from e
+            return self._checker
+        if stamp != self._stamp:
+            config = current_app.config
+            try:
+                with open(self._path, "rb") as f:
+                    raw = f.read()
+                self._checker = load_offline_verifier(
+                    raw,
+                    pins=config["KIT_TRUST"],
+                    now=self._clock(),
+                    max_age=parse_duration(config["KIT_MAX_AGE"]),
+                    trusted_issuers=config["TRUSTED_ISSUERS"],
+                )
+            except (OSError, KitError) as e:
+                if self._checker is None:
+                    raise KitError(f"the verifier kit {self._path}: {e}") from e
+                log.warning("the verifier kit %s was not reloaded: %s", self._path, e)
+            self._stamp = stamp
+        if self._checker is None:
+            raise KitError(f"the verifier kit {self._path} could not be loaded")
+        return self._checker
+
+    def verify(self, data: bytes | str | Mapping[str, Any]) -> VerificationResult:
+        return self.checker().verify(
+            data, now=self._clock(), max_bytes=current_app.config["MAX_CREDENTIAL_BYTES"]
+        )
+
+    def verify_wallet(self, data: bytes | str | Mapping[str, Any]) -> WalletResult:
+        return self.checker().verify_wallet(
+            data, now=self._clock(), max_bytes=current_app.config["MAX_WALLET_BYTES"]
+        )
+
+
 def defaults() -> dict[str, Any]:
     return {
         "ENV": "development",
@@ -105,6 +166,9 @@ def defaults() -> dict[str, Any]:
         "REMOTE_RESOLUTION": True,
         "FETCH_ALLOWED_HOSTS": [],
         "SECRET_KEY": None,
+        "VERIFIER_KIT": None,
+        "KIT_TRUST": [],
+        "KIT_MAX_AGE": "7d",
     }
 
 
@@ -155,6 +219,19 @@ def finalize(config: dict[str, Any]) -> None:
     config["TRUSTED_ISSUERS"] = _names(config.get("TRUSTED_ISSUERS"), "TRUSTED_ISSUERS")
     hosts = _names(config.get("FETCH_ALLOWED_HOSTS"), "FETCH_ALLOWED_HOSTS")
     config["FETCH_ALLOWED_HOSTS"] = [h.lower() for h in hosts]
+    config["KIT_TRUST"] = _names(config.get("KIT_TRUST"), "KIT_TRUST")
+    try:
+        parse_duration(config["KIT_MAX_AGE"])
+    except ValueError as e:
+        raise ConfigurationError(f"TESSERA_KIT_MAX_AGE: {e}") from e
+    if config.get("VERIFIER_KIT"):
+        if not config["KIT_TRUST"]:
+            raise ConfigurationError(
+                "TESSERA_VERIFIER_KIT needs TESSERA_KIT_TRUST: the kit signer's key (z6Mk...), "
+                "as `tessera kit export` prints it"
+            )
+        # Offline means offline: nothing is fetched, whatever else is configured.
+        config["REMOTE_RESOLUTION"] = False
 
 
 # -- the app --------------------------------------------------------------------------------
@@ -208,7 +285,16 @@ def create_verifier_app(config: Mapping[str, Any] | None = None) -> Flask:
         allowed_hosts=app.config["FETCH_ALLOWED_HOSTS"] or None,
         cache_seconds=FETCH_CACHE_SECONDS,
     )
-    app.extensions["tessera.verifier"] = PublicBackend()
+    if app.config["VERIFIER_KIT"]:
+        offline = KitBackend(str(app.config["VERIFIER_KIT"]))
+        with app.app_context():
+            try:
+                offline.checker()  # fail fast: a bad kit stops startup, naming the reason
+            except KitError as e:
+                raise ConfigurationError(f"TESSERA_VERIFIER_KIT: {e}") from e
+        app.extensions["tessera.verifier"] = offline
+    else:
+        app.extensions["tessera.verifier"] = PublicBackend()
     web.init_app(app)
 
     @app.get("/healthz")
