@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from verifier import i18n
 from verifier import web as verifier_web
 
 from . import (
@@ -54,4 +55,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.add_url_rule("/api/v1/openapi.json", "openapi", vcapi.openapi_json)
     verification.init_app(app)
     verifier_web.init_app(app)
+    # Staff pages are not translated yet: English, and no language switcher, whatever the browser.
+    i18n.keep_english(app, ui.bp.name, api_docs.bp.name)
     return app

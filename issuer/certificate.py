@@ -24,7 +24,7 @@ from fpdf import FPDF
 from fpdf.enums import Align, WrapMode, XPos, YPos
 from markupsafe import Markup
 
-from verifier import pages
+from verifier import i18n, pages
 from verifier.pages import gettext as _
 
 FONTS = Path(__file__).parent / "fonts"
@@ -129,9 +129,8 @@ def certificate_from(
 
 
 def _long_date(moment: datetime) -> str:
-    """``15 January 2026``: the UTC day, unambiguous wherever the reader learned dates."""
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return f"{moment.day} {moment:%B %Y}"
+    """``15 January 2026``: the UTC day in the reader's language (``15 de enero de 2026``)."""
+    return i18n.long_date(moment)
 
 
 # -- HTML -------------------------------------------------------------------------------------
@@ -195,6 +194,8 @@ class _Layout:
         self.scale = scale
         self.dry = dry
         self.measured = 0.0  # mm of text measured so far, when dry
+        # Arabic reads from the right: left-aligned text goes right, the QR code goes left.
+        self.rtl = i18n.direction() == "rtl"
 
     def font(self, size: float, *, bold: bool = False, color: tuple[int, int, int] = BLACK) -> None:
         self.pdf.set_font(FONT_FAMILY, "B" if bold else "", size * self.scale)
@@ -226,6 +227,8 @@ class _Layout:
                 output="HEIGHT",
             )
             return
+        if self.rtl and align == Align.L:
+            align = Align.R
         self.pdf.multi_cell(
             width,
             self.line_height(size),
@@ -323,7 +326,8 @@ class _Layout:
         pdf.set_line_width(0.3)
         pdf.line(pdf.l_margin, top, pdf.w - pdf.r_margin, top)
         top += 4
-        qr_x = pdf.w - pdf.r_margin - QR_SIZE
+        qr_x = pdf.l_margin if self.rtl else pdf.w - pdf.r_margin - QR_SIZE
+        facts_x = pdf.l_margin + QR_SIZE + GAP if self.rtl else pdf.l_margin
         pdf.image(
             c.qr_png,
             x=qr_x,
@@ -333,9 +337,11 @@ class _Layout:
             link=c.verify_url,
             alt_text=_("QR code that opens the verify page of this certificate"),
         )
-        pdf.set_xy(pdf.l_margin, top)
+        pdf.set_xy(facts_x, top)
         for label, value, wrap in self.facts():
+            pdf.set_x(facts_x)
             self.paragraph(label, 8.5, bold=True, color=MUTED, width=self.facts_width())
+            pdf.set_x(facts_x)
             self.paragraph(value, 10, width=self.facts_width(), wrap=wrap)
             pdf.ln(1.5)
         pdf.set_y(max(pdf.get_y(), top + QR_SIZE + 2))
@@ -355,7 +361,7 @@ def _document(certificate: Certificate) -> Iterator[FPDF]:
         pdf.add_font(FONT_FAMILY, "B", FONTS / "DejaVuSans-Bold.ttf")
         # HarfBuzz shaping: Arabic letters join and right-to-left names run right to left.
         pdf.set_text_shaping(True)
-        pdf.set_lang("en")
+        pdf.set_lang(i18n.current_language())
         pdf.set_title(
             _(
                 "Certificate: %(achievement)s, %(name)s",

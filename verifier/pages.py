@@ -35,6 +35,7 @@ from credentials import CredentialError
 from credentials.dates import format_datetime, parse_datetime
 from schemas import ProblemSchema
 
+from . import i18n
 from .backend import PublishedCredential, backend, public_id_in, tally, verify_any
 from .pipeline import Check, Outcome, Verdict, VerificationResult
 from .qr import qr_png, qr_svg
@@ -67,13 +68,9 @@ _NOT_STRUCTURAL = frozenset(
 # -- template helpers -----------------------------------------------------------------------
 
 
-@bp.app_template_global("_")
-def gettext(message: str, **variables: Any) -> str:
-    """Translate ``message`` (no catalogues yet: English as written), then fill ``%(name)s``.
-
-    Mirrors Jinja's new-style gettext, so a translation extension can replace it unchanged.
-    """
-    return message % variables if variables else message
+#: ``_`` for Python code (the certificate's PDF): the reader's language, ``%(name)s`` filled in.
+#: Templates get Flask-Babel's new-style ``_`` (see verifier.i18n), called the same way.
+gettext = i18n.gettext
 
 
 def _utc(moment: datetime) -> datetime:
@@ -83,9 +80,8 @@ def _utc(moment: datetime) -> datetime:
 
 @bp.app_template_filter("human_datetime")
 def human_datetime(moment: datetime) -> str:
-    """``15 January 2026, 09:30 UTC``: unambiguous wherever the reader learned dates."""
-    moment = _utc(moment)
-    return f"{moment.day} {moment:%B %Y, %H:%M} UTC"
+    """``15 January 2026, 09:30 UTC`` in the reader's language: unambiguous wherever read."""
+    return i18n.long_datetime(_utc(moment))
 
 
 @bp.app_template_filter("iso_datetime")
@@ -139,6 +135,17 @@ def _text(source: object, key: str, limit: int = MAX_TEXT) -> str | None:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
+def _said(source: Mapping[str, Any], key: str, language: str, limit: int = MAX_TEXT) -> str | None:
+    """``source[key]`` in ``language`` when the credential gives it (language value objects)."""
+    in_language = source.get("inLanguage")
+    chosen = i18n.localized(
+        source.get(key),
+        language,
+        default_language=in_language if isinstance(in_language, str) else None,
+    )
+    return _text({key: chosen}, key, limit)
+
+
 def _link(value: object) -> str | None:
     """``value`` if it is an absolute http(s) URL, else None (no javascript:, data: …)."""
     if not isinstance(value, str) or len(value) > 2_000:
@@ -173,11 +180,18 @@ def _humanise_type(value: str | None) -> str | None:
     return " ".join([words[0], *(w.lower() for w in words[1:])]) if words else None
 
 
-def describe(credential: Mapping[str, Any]) -> CredentialView:
-    """Read what a page shows from a credential, tolerating any shape the JSON may have."""
+def describe(credential: Mapping[str, Any], language: str | None = None) -> CredentialView:
+    """Read what a page shows from a credential, tolerating any shape the JSON may have.
+
+    The achievement's name and description are given in ``language`` (default: the reader's)
+    when the credential carries that translation: a VC 2.0 language value object, or an
+    OB 3.0 ``related`` achievement with that ``inLanguage`` and its own name.
+    """
+    language = language or i18n.current_language()
     subject = next(_objects(credential.get("credentialSubject")), {})
     achievement = subject.get("achievement")
     achievement = achievement if isinstance(achievement, Mapping) else {}
+    translation = i18n.related_translation(achievement, language) or {}
     issuer = credential.get("issuer")
     issuer_profile = issuer if isinstance(issuer, Mapping) else {}
     issuer_id = issuer[:2_000] if isinstance(issuer, str) else _text(issuer_profile, "id", 2_000)
@@ -204,8 +218,11 @@ def describe(credential: Mapping[str, Any]) -> CredentialView:
     )
     criteria = achievement.get("criteria")
     return CredentialView(
-        achievement_name=_text(achievement, "name", 500) or _text(credential, "name", 500),
-        description=_text(achievement, "description"),
+        achievement_name=_said(translation, "name", language, 500)
+        or _said(achievement, "name", language, 500)
+        or _said(credential, "name", language, 500),
+        description=_said(translation, "description", language)
+        or _said(achievement, "description", language),
         criteria=_text(criteria, "narrative"),
         achievement_type=_humanise_type(_text(achievement, "achievementType", 100)),
         alignments=alignments,

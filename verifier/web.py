@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, request
 
-from . import api, match, pages, security
+from . import api, i18n, match, pages, security
 
 #: Endpoints that take a whole wallet (CLR or ZIP): their bodies may be MAX_WALLET_BYTES.
 WALLET_ENDPOINTS = frozenset(
@@ -27,6 +27,7 @@ def _wallet_sized_bodies() -> None:
 def init_app(app: Flask) -> None:
     app.before_request(_wallet_sized_bodies)
     security.init_app(app)
+    i18n.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(match.bp)

@@ -87,7 +87,7 @@ def test_valid_credential_page(client, issue, centre):
     assert "Welds steel." in page
     assert "Passed bend tests." in page
     assert '<p class="card__kicker achievement-type">Job task</p>' in page
-    assert '<dd class="holder">Amina Haddad</dd>' in page
+    assert '<dd class="holder" dir="auto">Amina Haddad</dd>' in page
     assert "Northside Skills Centre" in page
     assert "Recognised issuer" in page
     assert centre.did in page
@@ -107,7 +107,7 @@ def test_valid_credential_page(client, issue, centre):
     assert f'href="/v/{record.public_id}/credential.json"' in page
     assert f'href="/v/{record.public_id}/credential.jwt"' in page
     assert f"{PUBLIC_URL}/v/{record.public_id}" in page
-    assert response.headers["Vary"] == "Accept, Cookie"
+    assert response.headers["Vary"] == "Accept, Accept-Language, Cookie"  # language: verifier.i18n
     assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
 
 
