@@ -99,3 +99,9 @@ class StatusUnavailableError(CredentialError):
     """The credential's status list could not be obtained or trusted: status unknown."""
 
     code = "status-unavailable"
+
+
+class StaleStatusError(StatusUnavailableError):
+    """The only status data at hand is older than the verifier accepts: status unknown."""
+
+    code = "stale-status"

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from verifier.messages import Message
+
 
 class IssuerError(Exception):
-    """Base class of issuing-service errors; the message is meant for a person."""
+    """Base class of issuing-service errors; the message is meant for a person.
+
+    Raised with a :class:`~verifier.messages.Message`, it can also be shown in the reader's
+    language (``said``, on the worker's pages); ``str(error)`` is always the English.
+    """
 
     code = "issuer-error"
     status = HTTPStatus.BAD_REQUEST
+
+    def __init__(self, message: str | Message = "") -> None:
+        super().__init__(str(message))
+        self.said = message if isinstance(message, Message) else Message(message)
 
 
 class ConfigurationError(IssuerError):

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from verifier.messages import N_, Message
+
 from .errors import ConfigurationError, ServiceUnavailableError
 
 log = logging.getLogger(__name__)
@@ -154,7 +156,7 @@ def send(config: dict[str, Any], *, to: str, subject: str, body: str, now: datet
         # Never log the message: it carries a link that opens a wallet.
         log.warning("could not send e-mail through %s:%s: %s", server.host, server.port, e)
         raise ServiceUnavailableError(
-            "the e-mail could not be sent just now; please try again in a few minutes"
+            Message(N_("the e-mail could not be sent just now; please try again in a few minutes"))
         ) from e
     return "smtp"
 

@@ -38,6 +38,7 @@ from credentials.proofs import data_integrity
 from credentials.wallet import build_clr
 from keys import did_web
 from keys.models import KeyPurpose
+from verifier.messages import N_, VERDICTS, Message, explain, say, with_detail
 from verifier.pipeline import Outcome, Verdict, VerificationResult
 from verifier.qr import qr_png, qr_svg
 from verifier.recipient import belongs_to
@@ -128,21 +129,35 @@ def request_email_proof(
     )
     if (recent or 0) >= EMAIL_PROOFS_PER_HOUR:
         raise TooManyRequestsError(
-            f"we already sent {EMAIL_PROOFS_PER_HOUR} links to this address in the last hour; "
-            "check your inbox (and spam folder), or try again later"
+            Message.of(
+                N_(
+                    "we already sent %(count)s links to this address in the last hour; check "
+                    "your inbox (and spam folder), or try again later"
+                ),
+                count=EMAIL_PROOFS_PER_HOUR,
+            )
         )
     token = tokens.new_token()
     link = f"{config['PUBLIC_URL']}/wallet/confirm/{token}"
     minutes = int(EMAIL_PROOF_LIFETIME.total_seconds() // 60)
-    body = (
-        "Hello,\n\n"
-        "Someone (we hope you) asked to see every credential issued to this e-mail address on "
-        f"{urlsplit(config['PUBLIC_URL']).hostname}.\n\n"
-        f"Open this link within {minutes} minutes to see them all in your wallet:\n\n"
-        f"{link}\n\n"
-        "The link works once. If you did not ask for it, ignore this message: nothing happens "
-        "unless the link is opened.\n"
+    # In the language of the page that asked for it (English from the CLI or a job).
+    body = say(
+        Message.of(
+            N_(
+                "Hello,\n\n"
+                "Someone (we hope you) asked to see every credential issued to this e-mail "
+                "address on %(site)s.\n\n"
+                "Open this link within %(minutes)s minutes to see them all in your wallet:\n\n"
+                "%(link)s\n\n"
+                "The link works once. If you did not ask for it, ignore this message: nothing "
+                "happens unless the link is opened.\n"
+            ),
+            site=str(urlsplit(config["PUBLIC_URL"]).hostname),
+            minutes=minutes,
+            link=link,
+        )
     )
+    subject = say(Message(N_("Your credentials: sign-in link")))
     with transaction(session):
         session.add(
             EmailProof(
@@ -154,9 +169,7 @@ def request_email_proof(
         )
         session.flush()
         # Inside the transaction: if the mail cannot be sent, no link is recorded either.
-        return mail.send(
-            config, to=wallet.email, subject="Your credentials: sign-in link", body=body, now=now
-        )
+        return mail.send(config, to=wallet.email, subject=subject, body=body, now=now)
 
 
 def _usable_proof(session: Session, token: str, *, now: datetime) -> EmailProof | None:
@@ -265,7 +278,7 @@ class Imported:
 
     label: str
     added: bool
-    message: str
+    message: Message  # str() gives the English (the CLI prints it)
 
 
 def _text_of(data: bytes | str) -> str:
@@ -278,12 +291,14 @@ def _text_of(data: bytes | str) -> str:
     try:
         return raw.decode("utf-8").strip().lstrip("\ufeff")
     except UnicodeDecodeError as e:
-        raise InvalidRequestError("the file is neither a credential nor a baked badge") from e
+        raise InvalidRequestError(
+            Message(N_("the file is neither a credential nor a baked badge"))
+        ) from e
 
 
-def _reason(result: VerificationResult) -> str:
+def _reason(result: VerificationResult) -> Message:
     failed = [c for c in result.checks if c.outcome == Outcome.FAILED]
-    return failed[0].message if failed else str(result.verdict)
+    return with_detail(failed[0].said, failed[0].detail) if failed else Message(str(result.verdict))
 
 
 def _name_of(credential: dict[str, Any]) -> str:
@@ -320,11 +335,11 @@ def _import_one(
 ) -> Imported:
     credential = result.credential
     if credential is None or result.verdict in (Verdict.INVALID, Verdict.REVOKED):
-        return Imported(label, False, f"not added: it does not verify ({_reason(result)})")
+        said = Message.of(N_("not added: it does not verify (%(why)s)"), why=_reason(result))
+        return Imported(label, False, said)
     if belongs_to(credential, wallet.email) is False:
-        return Imported(
-            label, False, "not added: it was issued to a different e-mail address than yours"
-        )
+        said = Message(N_("not added: it was issued to a different e-mail address than yours"))
+        return Imported(label, False, said)
     key = credential.get("id") if isinstance(credential.get("id"), str) else None
     form = "jwt" if result.form == "jwt" else "json"
     content = _jwt_of(source) if form == "jwt" else json.dumps(credential, ensure_ascii=False)
@@ -334,25 +349,28 @@ def _import_one(
     ).first()
     if own is not None and own.recipient_email == wallet.email:
         if wallet.organisation_id in (None, own.organisation_id):
-            return Imported(label, False, "already in your wallet (issued here)")
-        return Imported(
-            label,
-            False,
-            f"not added: {own.organisation.name} issued it on this service; ask for the e-mail "
-            "link above to see credentials from every training centre",
+            return Imported(label, False, Message(N_("already in your wallet (issued here)")))
+        said = Message.of(
+            N_(
+                "not added: %(centre)s issued it on this service; ask for the e-mail link "
+                "above to see credentials from every training centre"
+            ),
+            centre=own.organisation.name,
         )
+        return Imported(label, False, said)
     exists = session.scalars(
         select(HeldCredential).where(
             HeldCredential.email == wallet.email, HeldCredential.credential_key == key[:600]
         )
     ).first()
     if exists is not None:
-        return Imported(label, False, "already in your wallet")
+        return Imported(label, False, Message(N_("already in your wallet")))
     count = session.scalar(
         select(func.count()).select_from(HeldCredential).where(HeldCredential.email == wallet.email)
     )
     if (count or 0) >= MAX_HELD:
-        return Imported(label, False, f"not added: a wallet holds at most {MAX_HELD} imports")
+        said = Message.of(N_("not added: a wallet holds at most %(limit)s imports"), limit=MAX_HELD)
+        return Imported(label, False, said)
     try:
         with transaction(session):
             session.add(
@@ -369,8 +387,9 @@ def _import_one(
                 )
             )
     except IntegrityError:  # the same credential, imported at the same moment elsewhere
-        return Imported(label, False, "already in your wallet")
-    return Imported(label, True, f"added ({result.verdict})")
+        return Imported(label, False, Message(N_("already in your wallet")))
+    verdict = Message(VERDICTS.get(result.verdict.value, result.verdict.value))
+    return Imported(label, True, Message.of(N_("added (%(verdict)s)"), verdict=verdict))
 
 
 def import_credentials(
@@ -392,12 +411,17 @@ def import_credentials(
         InvalidRequestError: the upload is empty or not a credential in any form we read.
     """
     if not data:
-        raise InvalidRequestError("choose a credential file or paste a credential first")
+        raise InvalidRequestError(
+            Message(N_("choose a credential file or paste a credential first"))
+        )
     if looks_like_wallet(data):
         found = verify_wallet(data)
         if not found.entries:
-            reason = found.envelope.checks[0].message if found.envelope else "no credentials"
-            raise InvalidRequestError(f"the wallet could not be read: {reason}")
+            first = found.envelope.checks[0] if found.envelope else None
+            reason = with_detail(first.said, first.detail) if first else Message(N_("it is empty"))
+            raise InvalidRequestError(
+                Message.of(N_("the wallet could not be read: %(why)s"), why=reason)
+            )
         return [
             _import_one(session, wallet, entry.label, entry.source, entry.result, now=now)
             for entry in found.entries
@@ -405,11 +429,17 @@ def import_credentials(
     try:
         text = _text_of(data)
     except credentials.CredentialError as e:
-        raise InvalidRequestError(f"the file could not be read: {e}") from e
+        said = Message.of(
+            N_("the file could not be read: %(why)s"), why=with_detail(explain(e.code), str(e))
+        )
+        raise InvalidRequestError(said) from e
     result = verify(text)
     if result.credential is None:
-        raise InvalidRequestError(f"this is not a credential we can read: {_reason(result)}")
-    return [_import_one(session, wallet, "the credential", text, result, now=now)]
+        raise InvalidRequestError(
+            Message.of(N_("this is not a credential we can read: %(why)s"), why=_reason(result))
+        )
+    label = say(Message(N_("the credential")))  # the page's language (English in the CLI)
+    return [_import_one(session, wallet, label, text, result, now=now)]
 
 
 def remove_held(session: Session, wallet: WalletSession, held_id: int) -> None:

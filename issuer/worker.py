@@ -32,6 +32,7 @@ from werkzeug.exceptions import NotFound
 from credentials import portable
 from verifier import backend as verifier_backend
 from verifier import matching
+from verifier.messages import N_, Message
 from verifier.qr import qr_png
 
 from . import certificate, pathways, profiles, verification, wallet
@@ -197,7 +198,7 @@ def email_link() -> ResponseReturnValue:
     try:
         wallet.request_email_proof(db(), current_app.config, _wallet(), now=utcnow())
     except IssuerError as e:
-        return _wallet_page(e.status, error=str(e))
+        return _wallet_page(e.status, error=e.said)
     return redirect(url_for(".wallet_page", notice="link-sent"), HTTPStatus.SEE_OTHER)
 
 
@@ -235,7 +236,7 @@ def import_credential() -> ResponseReturnValue:
             now=utcnow(),
         )
     except IssuerError as e:
-        return _wallet_page(e.status, error=str(e))
+        return _wallet_page(e.status, error=e.said)
     status = HTTPStatus.OK if any(o.added for o in outcomes) else HTTPStatus.UNPROCESSABLE_ENTITY
     return _wallet_page(status, imported=outcomes)
 
@@ -258,7 +259,7 @@ def request_pathway(pathway_id: str) -> ResponseReturnValue:
     except NotFoundError as e:
         raise NotFound(str(e)) from e
     except IssuerError as e:
-        return _wallet_page(e.status, error=str(e))
+        return _wallet_page(e.status, error=e.said)
     public_id = result.issued.record.public_id
     return redirect(
         url_for(".wallet_page", notice="pathway-awarded", _anchor=f"c-{public_id}"),
@@ -311,7 +312,8 @@ def match() -> Response:
     profile = profiles.find_published(session, public_url, request.form.get("profile", ""))
     if profile is None:
         return _match_page(
-            HTTPStatus.UNPROCESSABLE_ENTITY, error="Choose one of the roles in the list."
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            error=Message(N_("Choose one of the roles in the list.")),
         )
     result = matching.match(
         profile,
@@ -321,7 +323,7 @@ def match() -> Response:
     return _match_page(result=result)
 
 
-@bp.post("/wallet/held/<int:held_id>/remove")
+@bp.post("/wallet/held/<int(max=2147483647):held_id>/remove")
 @wallet_required
 def remove_held(held_id: int) -> ResponseReturnValue:
     try:
@@ -401,7 +403,7 @@ def certificate_pdf(public_id: str) -> Response:
     return _download(certificate.render_pdf(page), "application/pdf", "certificate.pdf")
 
 
-@bp.get("/wallet/held/<int:held_id>/credential.<form>")
+@bp.get("/wallet/held/<int(max=2147483647):held_id>/credential.<form>")
 @wallet_required
 def download_held(held_id: int, form: str) -> Response:
     try:

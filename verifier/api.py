@@ -41,6 +41,7 @@ from schemas import (
 )
 
 from .backend import backend, public_id_in, tally, verify_any
+from .messages import N_, Message, explain
 from .pipeline import Check, Outcome, Verdict, VerificationResult
 from .recipient import belongs_to
 from .resolvers import DidKeyResolver
@@ -93,8 +94,9 @@ def read_json_body() -> Any:
 # -- verifying one input --------------------------------------------------------------------
 
 
-def _unverifiable(message: str, code: str) -> VerificationResult:
-    return VerificationResult(Verdict.INVALID, (Check("format", Outcome.FAILED, message, code),))
+def _unverifiable(code: str, said: Message, detail: str | None = None) -> VerificationResult:
+    check = Check("format", Outcome.FAILED, said, code, detail)
+    return VerificationResult(Verdict.INVALID, (check,))
 
 
 def _verify_credential(value: Mapping[str, Any] | str) -> VerificationResult:
@@ -107,7 +109,7 @@ def _verify_credential(value: Mapping[str, Any] | str) -> VerificationResult:
     try:
         return backend().verify(value)
     except CredentialError as e:
-        return _unverifiable(f"the credential could not be read: {e}", e.code)
+        return _unverifiable(e.code, explain(e.code), f"the credential could not be read: {e}")
 
 
 def verify_input(value: Mapping[str, Any] | str) -> VerificationResult:
@@ -124,22 +126,34 @@ def verify_input(value: Mapping[str, Any] | str) -> VerificationResult:
         published = host.lookup(public_id) if public_id is not None else None
         if published is not None and published.hidden:
             return _unverifiable(
-                "the holder has made this credential's public page private; ask them for the "
-                "credential file or wallet and verify that instead",
                 "private",
+                Message(
+                    N_(
+                        "the holder has made this credential's public page private; ask them "
+                        "for the credential file or wallet and verify that instead"
+                    )
+                ),
             )
         if published is not None:
             return _verify_credential(published.document)
         if text.startswith(prefix):
             return _unverifiable(
-                f"no credential issued by this service has the verify link {text[:200]}",
                 "unknown-verify-link",
+                Message.of(
+                    N_("no credential issued by this service has the verify link %(link)s"),
+                    link=text[:200],
+                ),
             )
         if text.startswith(("http://", "https://")):
             return _unverifiable(
-                "this service looks up only its own verify links (" + prefix + "…) and does "
-                "not fetch other sites; paste the credential itself (its JSON or VC-JWT)",
                 "foreign-link",
+                Message.of(
+                    N_(
+                        "this service looks up only its own verify links (%(prefix)s…) and does "
+                        "not fetch other sites; paste the credential itself (its JSON or VC-JWT)"
+                    ),
+                    prefix=prefix,
+                ),
             )
     return _verify_credential(value)
 

@@ -309,4 +309,8 @@ def init_app(app: Flask) -> None:
     app.after_request(_after_request)
     app.context_processor(_template_context)
     app.add_template_filter(number, "number")
+    from .messages import say, status_phrase  # they use this module: imported once it is
+
+    app.add_template_filter(say, "say")
+    app.add_template_global(status_phrase, "status_phrase")
     app.add_template_filter(long_date, "long_date")

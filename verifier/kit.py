@@ -25,12 +25,13 @@ from typing import Any
 
 from credentials import CredentialError, InvalidProofError, UnresolvableKeyError, issuer_id
 from credentials.dates import format_datetime, parse_datetime
-from credentials.errors import StatusUnavailableError
+from credentials.errors import StaleStatusError, StatusUnavailableError
 from credentials.kit import Kit, KitError, KitIssuer, read_kit
 from credentials.proofs.base import VerificationKey
 from credentials.status_list import StatusEntry, parse_status_entries, read_status_list_credential
 
 from .did_web import _find_method, _is_assertion_method, _jwk_material, _key_material
+from .messages import N_, Message, Value, describe_age
 from .pipeline import Check, Outcome, Verdict, VerificationResult, verify_credential
 from .resolvers import ChainResolver, DidKeyResolver
 from .status import CLOCK_SKEW, verify_list_credential
@@ -61,17 +62,6 @@ def parse_duration(text: str | int) -> timedelta:
     if seconds <= 0:
         raise ValueError("a duration must be longer than zero")
     return timedelta(seconds=seconds)
-
-
-def describe_age(age: timedelta) -> str:
-    """An age in the largest unit that reads naturally: "40 minutes", "5 hours", "3 days"."""
-    minutes = max(0, int(age.total_seconds() // 60))
-    if minutes < 120:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    hours = minutes // 60
-    if hours < 72:
-        return f"{hours} hours"
-    return f"{hours // 24} days"
 
 
 class KitKeyResolver:
@@ -158,7 +148,7 @@ class KitStatusSource:
             )
         age = now - verified.signed_at
         if age > self._max_age:
-            raise StatusUnavailableError(
+            raise StaleStatusError(
                 f"the revocation data is stale (from {format_datetime(verified.signed_at)}, "
                 f"{describe_age(age)} old; this verifier accepts up to "
                 f"{describe_age(self._max_age)}): get a fresh verifier kit"
@@ -232,11 +222,11 @@ class OfflineVerifier:
         every answer is then "could not check", saying why.
         """
         if self.kit.valid_until is not None and now >= self.kit.valid_until:
-            message = (
-                f"the verifier kit expired on {format_datetime(self.kit.valid_until)}: "
-                "get a fresh one"
+            said = Message.of(
+                N_("the verifier kit expired on %(moment)s: get a fresh one"),
+                moment=self.kit.valid_until,
             )
-            check = Check("proof", Outcome.COULD_NOT_CHECK, message, "kit-expired")
+            check = Check("proof", Outcome.COULD_NOT_CHECK, said, "kit-expired")
             return VerificationResult(Verdict.COULD_NOT_CHECK, (check,))
         extra = {} if max_bytes is None else {"max_bytes": max_bytes}
         result = verify_credential(
@@ -284,19 +274,31 @@ class OfflineVerifier:
                 times.append(self.status.verified(entry.list_url, purpose=entry.purpose).signed_at)
             except CredentialError:
                 continue
-        origin = (
-            f"verifier kit of {self.kit.signer}, issued {format_datetime(self.kit.issued)} "
-            f"({describe_age(now - self.kit.issued)} old)"
-        )
+        kit: dict[str, Value] = {
+            "signer": self.kit.signer,
+            "issued": self.kit.issued,
+            "age": now - self.kit.issued,
+        }
         if not times:
-            return Check(CHECK_NAME, Outcome.PASSED, f"checked offline with the {origin}")
+            said = Message.of(
+                N_(
+                    "checked offline with the verifier kit of %(signer)s, "
+                    "issued %(issued)s (%(age)s old)"
+                ),
+                **kit,
+            )
+            return Check(CHECK_NAME, Outcome.PASSED, said)
         oldest = min(times)
-        return Check(
-            CHECK_NAME,
-            Outcome.PASSED,
-            f"revocation data from {format_datetime(oldest)} "
-            f"({describe_age(now - oldest)} old), from the {origin}",
+        said = Message.of(
+            N_(
+                "revocation data from %(moment)s (%(data_age)s old), from the verifier kit of "
+                "%(signer)s, issued %(issued)s (%(age)s old)"
+            ),
+            moment=oldest,
+            data_age=now - oldest,
+            **kit,
         )
+        return Check(CHECK_NAME, Outcome.PASSED, said)
 
 
 def load_offline_verifier(

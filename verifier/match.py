@@ -53,6 +53,7 @@ from .matching import (
     profile_from_data,
     reason,
 )
+from .messages import N_, Message, say, with_detail
 from .pages import _limit_mb, http_error
 from .pipeline import Outcome, VerificationResult
 from .problems import problem
@@ -72,15 +73,16 @@ _ESCO = "http://data.europa.eu/esco/"
 
 
 class MatchInputError(ValueError):
-    """The employer's input cannot be matched; the message says what to change."""
+    """The employer's input cannot be matched; ``said`` says what to change (English: str)."""
 
     def __init__(
         self,
-        message: str,
+        said: Message,
         status: int = HTTPStatus.UNPROCESSABLE_ENTITY,
         code: str = "not-a-credential",
     ) -> None:
-        super().__init__(message)
+        super().__init__(str(said))
+        self.said = said
         self.status = status
         self.code = code
 
@@ -111,7 +113,11 @@ def parse_profile_text(text: str, name: str = "") -> JobProfile:
             message names the line.
     """
     if len(text) > MAX_PROFILE_TEXT:
-        raise ProfileError(f"describe the role in at most {MAX_PROFILE_TEXT:,} characters")
+        raise ProfileError(
+            Message.of(
+                N_("describe the role in at most %(limit)s characters"), limit=MAX_PROFILE_TEXT
+            )
+        )
     tasks = []
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
@@ -120,19 +126,38 @@ def parse_profile_text(text: str, name: str = "") -> JobProfile:
         found = _LINE.match(line)
         if found is None:
             raise ProfileError(
-                f"line {number}: write the task's name, a colon, then one or more skill "
-                "addresses (http://data.europa.eu/esco/skill/…) separated by spaces"
+                Message.of(
+                    N_(
+                        "line %(line)s: write the task's name, a colon, then one or more skill "
+                        "addresses (http://data.europa.eu/esco/skill/…) separated by spaces"
+                    ),
+                    line=number,
+                )
             )
         refs = found["refs"].split()
         if bad := next((r for r in refs if not re.match(r"^(https?://|urn:)", r, re.I)), None):
-            raise ProfileError(f"line {number}: {bad[:80]!r} is not an address (http:// or urn:)")
+            raise ProfileError(
+                Message.of(
+                    N_("line %(line)s: “%(text)s” is not an address (http:// or urn:)"),
+                    line=number,
+                    text=bad[:80],
+                )
+            )
         skills = list(refs)
         others = [r for r in refs if not r.startswith(_ESCO)]
         tasks.append({"name": found["name"].strip(), "skills": skills, "achievements": others})
         if len(tasks) > MAX_TASKS:
-            raise ProfileError(f"line {number}: a role has at most {MAX_TASKS} tasks")
+            raise ProfileError(
+                Message.of(
+                    N_("line %(line)s: a role has at most %(limit)s tasks"),
+                    line=number,
+                    limit=MAX_TASKS,
+                )
+            )
     if not tasks:
-        raise ProfileError("describe at least one task: one per line, as in the example")
+        raise ProfileError(
+            Message(N_("describe at least one task: one per line, as in the example"))
+        )
     try:
         return profile_from_data(
             {"name": name.strip()[:MAX_NAME] or "Role described here", "tasks": tasks}
@@ -164,11 +189,13 @@ def presented(items: Sequence[Presentation]) -> list[Presented]:
     return out
 
 
-def _not_a_credential(result: VerificationResult) -> str | None:
+def _not_a_credential(result: VerificationResult) -> Message | None:
     """Why ``result`` is of something that is not a credential at all, or None."""
     check = result.check("format")
     if result.form is None or (check is not None and check.outcome == Outcome.FAILED):
-        return check.message if check is not None else "it could not be read"
+        if check is None:
+            return Message(N_("it could not be read"))
+        return with_detail(check.said, check.detail)
     return None
 
 
@@ -182,24 +209,29 @@ def refuse_non_credentials(items: Sequence[Presentation]) -> None:
         found = item.found
         if isinstance(found, WalletResult):
             if not found.entries:
-                why = found.envelope.checks[0].message if found.envelope else "it is empty"
-                status = _status_for(found.envelope)
-                raise MatchInputError(
-                    f"{item.label} holds no credentials: {why}", status, _code_for(status)
+                why = (
+                    found.envelope.checks[0].said if found.envelope else Message(N_("it is empty"))
                 )
+                status = _status_for(found.envelope)
+                said = Message.of(
+                    N_("%(item)s holds no credentials: %(why)s"), item=item.label, why=why
+                )
+                raise MatchInputError(said, status, _code_for(status))
             continue
         if (unreadable := _not_a_credential(found)) is not None:
             status = _status_for(found)
-            raise MatchInputError(
-                f"{item.label} is not a credential: {unreadable}", status, _code_for(status)
+            said = Message.of(
+                N_("%(item)s is not a credential: %(why)s"), item=item.label, why=unreadable
             )
+            raise MatchInputError(said, status, _code_for(status))
     total = len(presented(items))
     if total > MAX_WALLET_CREDENTIALS:
-        raise MatchInputError(
-            f"{total:,} credentials were presented; at most {MAX_WALLET_CREDENTIALS:,} are "
-            "matched at once",
-            code="too-many-credentials",
+        said = Message.of(
+            N_("%(total)s credentials were presented; at most %(limit)s are matched at once"),
+            total=total,
+            limit=MAX_WALLET_CREDENTIALS,
         )
+        raise MatchInputError(said, code="too-many-credentials")
 
 
 def _status_for(result: VerificationResult | None) -> int:
@@ -237,14 +269,14 @@ def _rows(result: MatchResult) -> list[dict[str, Any]]:
             "result": p.result,
             "achievement": achievement_name(p.result.credential) if p.result.credential else None,
             "issuer": issuer_name(p.result.credential) if p.result.credential else None,
-            "reason": reason(p.result) or "",
+            "reason": reason(p.result),
         }
         for p in result.presented
     ]
 
 
 def _form(
-    message: str | None = None,
+    message: Message | None = None,
     status: int = HTTPStatus.OK,
     *,
     result: MatchResult | None = None,
@@ -284,13 +316,14 @@ def _page_profile() -> JobProfile:
         try:
             return parse_profile_text(text, request.form.get("role_name", ""))
         except ProfileError as e:
-            raise MatchInputError(f"The role you described cannot be used: {e}.") from e
+            said = Message.of(N_("The role you described cannot be used: %(why)s."), why=e.said)
+            raise MatchInputError(said) from e
     if not chosen:
-        raise MatchInputError("Choose a role from the list, or describe one below.")
+        raise MatchInputError(Message(N_("Choose a role from the list, or describe one below.")))
     profile = backend().job_profile(chosen[:200])
     if profile is None:
         raise MatchInputError(
-            "There is no published role with that id here: choose one from the list.",
+            Message(N_("There is no published role with that id here: choose one from the list.")),
             HTTPStatus.NOT_FOUND,
             "unknown-profile",
         )
@@ -302,21 +335,29 @@ def _page_items() -> list[Presentation]:
     for upload in request.files.getlist("files"):
         if not upload or not upload.filename:
             continue
-        label = upload.filename.replace("\\", "/").rsplit("/", 1)[-1][:MAX_LABEL] or "a file"
+        label = upload.filename.replace("\\", "/").rsplit("/", 1)[-1][:MAX_LABEL] or say(
+            Message(N_("a file"))
+        )
         data = upload.read()
         if not data:
-            raise MatchInputError(f"{label} is empty: choose the credential file again.")
+            said = Message.of(
+                N_("%(file)s is empty: choose the credential file again."), file=label
+            )
+            raise MatchInputError(said)
         items.append(Presentation(label, verify_any(data)))
     pasted = request.form.get("credential", "").strip()
     if pasted:
         found = verify_any(pasted) if looks_like_wallet(pasted) else verify_input(pasted)
-        items.append(Presentation("pasted credential", found))
+        # Labels are said in the page's language: they are only ever shown on this page.
+        items.append(Presentation(say(Message(N_("pasted credential"))), found))
     if not items:
-        raise MatchInputError(
-            "Nothing to match yet: choose the worker's credential files or wallet, or paste a "
-            "credential, then press Match.",
-            code="no-credentials",
+        said = Message(
+            N_(
+                "Nothing to match yet: choose the worker's credential files or wallet, or paste "
+                "a credential, then press Match."
+            )
         )
+        raise MatchInputError(said, code="no-credentials")
     return items
 
 
@@ -328,8 +369,7 @@ def submit() -> ResponseReturnValue:
         items = _page_items()
         refuse_non_credentials(items)
     except MatchInputError as e:
-        message = str(e)
-        return _form(message[:1].upper() + message[1:], e.status)
+        return _form(e.said, e.status)
     return _form(result=run_match(profile, items))
 
 
@@ -338,7 +378,12 @@ def page_error(error: HTTPException) -> Response:
     """Too large an upload re-shows the form with the limit; other errors as on every page."""
     if isinstance(error, RequestEntityTooLarge):
         return _form(
-            f"The files are too large together: at most {_limit_mb()} MB can be matched at once.",
+            Message.of(
+                N_(
+                    "The files are too large together: at most %(limit)s MB can be matched at once."
+                ),
+                limit=_limit_mb(),
+            ),
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             keep_input=False,
         )
@@ -353,8 +398,10 @@ def _profile_or_problem(value: str | Mapping[str, Any]) -> JobProfile:
         profile = backend().job_profile(value)
         if profile is None:
             raise MatchInputError(
-                f"there is no published job profile with the id {value[:100]!r}; "
-                "GET /api/v1/job-profiles lists them",
+                Message(
+                    f"there is no published job profile with the id {value[:100]!r}; "
+                    "GET /api/v1/job-profiles lists them"
+                ),
                 HTTPStatus.NOT_FOUND,
                 "unknown-profile",
             )
@@ -384,7 +431,7 @@ def _evidence(ev: Evidence) -> dict[str, Any]:
         "issuer": ev.issuer_name,
         "verdict": ev.verdict.value,
         "verified": ev.verdict.value == "valid",
-        "reason": ev.reason,
+        "reason": str(ev.reason) if ev.reason is not None else None,
     }
 
 
@@ -434,7 +481,7 @@ def match_report(result: MatchResult) -> dict[str, Any]:
                     if p.result.credential
                     else None,
                     "issuer": issuer_name(p.result.credential) if p.result.credential else None,
-                    "reason": reason(p.result),
+                    "reason": str(why) if (why := reason(p.result)) is not None else None,
                 }
                 for p in result.presented
             ],

@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
+from .messages import N_, Message
 from .pipeline import Check, Outcome, Verdict, VerificationResult
 
 MAX_TASKS = 100
@@ -29,9 +30,16 @@ MAX_URI = 500
 
 
 class ProfileError(ValueError):
-    """A job profile is malformed; the message says what to change."""
+    """A job profile is malformed; the message says what to change.
+
+    ``said`` is the same, for a page in the reader's language (English words otherwise).
+    """
 
     code = "invalid-profile"
+
+    def __init__(self, message: str | Message) -> None:
+        super().__init__(str(message))
+        self.said = message if isinstance(message, Message) else Message(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +89,7 @@ class Evidence:
     achievement_name: str
     issuer_name: str
     verdict: Verdict
-    reason: str | None = None  # why it does not count, when it does not
+    reason: Message | None = None  # why it does not count, when it does not
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +174,15 @@ def covers(task: Task, credential: Mapping[str, Any]) -> bool:
 
 
 _REASONS = {
-    Verdict.REVOKED: "revoked by its issuer",
-    Verdict.EXPIRED: "expired",
-    Verdict.NOT_YET_VALID: "not valid yet",
-    Verdict.INVALID: "failed verification",
-    Verdict.ISSUER_NOT_RECOGNISED: "its issuer is not one this verifier recognises",
-    Verdict.COULD_NOT_CHECK: "could not be checked",
+    Verdict.REVOKED: N_("revoked by its issuer"),
+    Verdict.EXPIRED: N_("expired"),
+    Verdict.NOT_YET_VALID: N_("not yet valid"),
+    Verdict.INVALID: N_("failed verification"),
+    Verdict.ISSUER_NOT_RECOGNISED: N_("its issuer is not one this verifier recognises"),
+    Verdict.COULD_NOT_CHECK: N_("could not be checked"),
 }
+#: Verdicts whose deciding check already says what happened ("expired on …"): said once.
+_SELF_EXPLAINED = frozenset({Verdict.REVOKED, Verdict.EXPIRED, Verdict.NOT_YET_VALID})
 
 
 def _deciding(result: VerificationResult) -> Check | None:
@@ -182,18 +192,17 @@ def _deciding(result: VerificationResult) -> Check | None:
     return None
 
 
-def reason(result: VerificationResult) -> str | None:
-    """Why a credential does not count, in words: the verdict, then the check that decided it."""
+def reason(result: VerificationResult) -> Message | None:
+    """Why a credential does not count: the verdict, then the check that decided it."""
     if result.verdict == Verdict.VALID:
         return None
-    words = _REASONS.get(result.verdict, str(result.verdict))
+    words = Message(_REASONS.get(result.verdict, str(result.verdict)))
     check = _deciding(result)
-    if check is None or not check.message:
+    if check is None:
         return words
-    # "expired on …" already says "expired": say it once.
-    if check.message.lower().startswith(words.split()[0]):
-        return check.message
-    return f"{words}: {check.message}"
+    if result.verdict in _SELF_EXPLAINED:
+        return check.said
+    return Message.of(N_("%(verdict)s: %(why)s"), verdict=words, why=check.said)
 
 
 # -- matching ---------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from schemas import ProblemSchema
 
 from . import i18n
 from .backend import PublishedCredential, backend, public_id_in, tally, verify_any
+from .messages import ACHIEVEMENT_TYPES, Message
 from .pipeline import Check, Outcome, Verdict, VerificationResult
 from .qr import qr_png, qr_svg
 from .recipient import belongs_to
@@ -116,7 +117,7 @@ class CredentialView:
     achievement_name: str | None
     description: str | None
     criteria: str | None
-    achievement_type: str | None
+    achievement_type: Message | None
     alignments: tuple[Alignment, ...]
     issuer_name: str | None
     issuer_id: str | None
@@ -172,12 +173,15 @@ def _date(credential: Mapping[str, Any], *fields: str) -> datetime | None:
     return None
 
 
-def _humanise_type(value: str | None) -> str | None:
-    """``ext:JobTask`` -> ``Job task``; ``MicroCredential`` -> ``Micro credential``."""
+def _humanise_type(value: str | None) -> Message | None:
+    """``MicroCredential`` -> "Micro-credential" (translatable); ``ext:ForkliftCheck`` ->
+    "Forklift check" (a centre's own type: its words, as written)."""
     if value is None:
         return None
+    if (known := ACHIEVEMENT_TYPES.get(value)) is not None:
+        return Message(known)
     words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", value.removeprefix("ext:")).split()
-    return " ".join([words[0], *(w.lower() for w in words[1:])]) if words else None
+    return Message(" ".join([words[0], *(w.lower() for w in words[1:])])) if words else None
 
 
 def describe(credential: Mapping[str, Any], language: str | None = None) -> CredentialView:

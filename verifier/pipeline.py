@@ -33,6 +33,7 @@ from credentials.limits import MAX_JSON_DEPTH, nesting_within
 from credentials.proofs import data_integrity, jwt_vc
 from credentials.status_list import get_bit, parse_status_entries
 
+from .messages import N_, Message, explain
 from .resolvers import KeyResolver
 from .signatures import verify_embedded_proof
 from .status import StatusSource
@@ -42,6 +43,16 @@ _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 _ENVELOPED_PREFIXES = ("data:application/vc+jwt,", "data:application/vc-ld+jwt,")
 #: The carrier named in the format check when the input was a portable QR payload.
 _PORTABLE_QR = "portable QR"
+#: What the format check says it found, by where the credential came from.
+_FORMS = {
+    ("jwt", None): N_("a VC-JWT (compact JWS)"),
+    ("jwt", "PNG"): N_("a VC-JWT (compact JWS), baked into a PNG badge"),
+    ("jwt", "SVG"): N_("a VC-JWT (compact JWS), baked into an SVG badge"),
+    ("jwt", _PORTABLE_QR): N_("a VC-JWT (compact JWS), restored from a portable QR code"),
+    ("json", None): N_("a JSON credential with an embedded proof"),
+    ("json", "PNG"): N_("a JSON credential with an embedded proof, baked into a PNG badge"),
+    ("json", "SVG"): N_("a JSON credential with an embedded proof, baked into an SVG badge"),
+}
 
 
 class Outcome(enum.StrEnum):
@@ -62,12 +73,26 @@ class Verdict(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """One named step of verification and what it found, in words a person can read."""
+    """One named step of verification and what it found, in words a person can read.
+
+    ``said`` is for people, in any language (see :mod:`verifier.messages`); ``detail`` is the
+    technical English of the error that failed the step, if one did; ``message`` is the
+    English the API, the CLI and the logs give.
+    """
 
     name: str
     outcome: Outcome
-    message: str
+    said: Message
     code: str | None = None
+    detail: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.said, str):  # plain words: a message with nothing to fill in
+            object.__setattr__(self, "said", Message(self.said))
+
+    @property
+    def message(self) -> str:
+        return self.detail if self.detail is not None else str(self.said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +114,18 @@ class VerificationResult:
 class _Run:
     checks: list[Check] = field(default_factory=list)
 
-    def passed(self, name: str, message: str) -> None:
-        self.checks.append(Check(name, Outcome.PASSED, message))
+    def passed(self, name: str, said: Message) -> None:
+        self.checks.append(Check(name, Outcome.PASSED, said))
 
-    def failed(self, name: str, message: str, code: str | None = None) -> None:
-        self.checks.append(Check(name, Outcome.FAILED, message, code))
+    def failed(self, name: str, said: Message, code: str, detail: str | None = None) -> None:
+        self.checks.append(Check(name, Outcome.FAILED, said, code, detail))
 
-    def unknown(self, name: str, message: str, code: str | None = None) -> None:
-        self.checks.append(Check(name, Outcome.COULD_NOT_CHECK, message, code))
+    def unknown(self, name: str, said: Message, code: str, detail: str | None = None) -> None:
+        self.checks.append(Check(name, Outcome.COULD_NOT_CHECK, said, code, detail))
+
+    def error(self, name: str, error: CredentialError, detail: str | None = None) -> None:
+        """A step failed by ``error``: explained by its code, its own words the detail."""
+        self.failed(name, explain(error.code), error.code, detail or str(error))
 
     def result(self, credential: dict[str, Any] | None, form: str | None) -> VerificationResult:
         return VerificationResult(_verdict(self.checks), tuple(self.checks), credential, form)
@@ -191,12 +220,6 @@ def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str,
     return "json", obj, baked
 
 
-def _baked_into(image: str | None) -> str:
-    if image == _PORTABLE_QR:
-        return ", restored from a portable QR code"
-    return f", baked into a {image} badge" if image else ""
-
-
 def _check_shape(credential: Mapping[str, Any]) -> None:
     types = credential.get("type")
     if not isinstance(types, list) or "VerifiableCredential" not in types:
@@ -211,21 +234,28 @@ def _verify_embedded(run: _Run, credential: dict[str, Any], resolver: KeyResolve
     try:
         proofs = data_integrity.embedded_proofs(credential)
     except CredentialError as e:
-        run.failed("proof", str(e), e.code)
+        run.error("proof", e)
         return
     if not proofs:
-        run.failed("proof", "the credential carries no proof", "no-proof")
+        run.failed("proof", explain("no-proof"), "no-proof", "the credential carries no proof")
         return
     for proof in proofs:
         try:
             key = verify_embedded_proof(credential, proof, resolver)
         except UnresolvableKeyError as e:
-            run.unknown("proof", f"the issuer's key could not be looked up: {e}", e.code)
+            run.unknown(
+                "proof", explain(e.code), e.code, f"the issuer's key could not be looked up: {e}"
+            )
         except CredentialError as e:
-            run.failed("proof", f"Data Integrity proof: {e}", e.code)
+            run.error("proof", e, f"Data Integrity proof: {e}")
         else:
             run.passed(
-                "proof", f"Data Integrity proof ({proof.get('cryptosuite')}) verified with {key.id}"
+                "proof",
+                Message.of(
+                    N_("Data Integrity proof (%(suite)s) verified with %(key)s"),
+                    suite=str(proof.get("cryptosuite")),
+                    key=key.id,
+                ),
             )
 
 
@@ -248,21 +278,19 @@ def _check_dates(run: _Run, credential: Mapping[str, Any], now: datetime) -> Non
             None,
         )
     except CredentialError as e:
-        run.failed("dates", str(e), e.code)
+        run.error("dates", e)
         return
     if valid_from is not None and now < valid_from:
-        run.failed("dates", f"not valid until {valid_from.isoformat()}", "not-yet-valid")
+        said = Message.of(N_("not valid until %(moment)s"), moment=valid_from)
+        run.failed("dates", said, "not-yet-valid")
     elif valid_until is not None and now >= valid_until:
-        run.failed("dates", f"expired on {valid_until.isoformat()}", "expired")
+        run.failed("dates", Message.of(N_("expired on %(moment)s"), moment=valid_until), "expired")
+    elif valid_until is not None:
+        run.passed("dates", Message(N_("within its validity period")))
+    elif valid_from is not None:
+        run.passed("dates", Message.of(N_("valid from %(moment)s, no expiry"), moment=valid_from))
     else:
-        run.passed(
-            "dates",
-            "within its validity period"
-            if valid_until
-            else "valid from "
-            + (valid_from.isoformat() if valid_from else "issue")
-            + ", no expiry",
-        )
+        run.passed("dates", Message(N_("valid from its issue, no expiry")))
 
 
 def _check_status(
@@ -271,41 +299,36 @@ def _check_status(
     try:
         entries = parse_status_entries(credential)
     except CredentialError as e:
-        run.failed("status", str(e), e.code)
+        run.error("status", e)
         return
     checked = [e for e in entries if e.purpose in ("revocation", "suspension")]
     if not checked:
-        run.passed("status", "the credential has no revocation status to check")
+        run.passed("status", Message(N_("the credential has no revocation status to check")))
         return
     issuer = issuer_id(dict(credential))
     for entry in checked:
         if status is None:
-            run.unknown(
-                "status",
-                "this verifier has no way to check status lists",
-                StatusUnavailableError.code,
-            )
+            said = Message(N_("this verifier has no way to check status lists"))
+            run.unknown("status", said, StatusUnavailableError.code)
             continue
         try:
             bits = status.bits(entry, issuer=issuer, now=now)
             is_set = get_bit(bits, entry.index)
         except CredentialError as e:
-            run.unknown(
-                "status",
-                f"the {entry.purpose} status could not be checked: {e}",
-                StatusUnavailableError.code,
-            )
+            # A stale list keeps its own code: the page says "get a fresh kit", not "try later".
+            code = e.code if e.code == "stale-status" else StatusUnavailableError.code
+            detail = f"the {entry.purpose} status could not be checked: {e}"
+            run.unknown("status", explain(code), code, detail)
             continue
         if is_set and entry.purpose == "revocation":
-            run.failed("status", "revoked by its issuer", "revoked")
+            run.failed("status", Message(N_("revoked by its issuer")), "revoked")
         elif is_set:
-            run.failed("status", "suspended by its issuer", "suspended")
+            run.failed("status", Message(N_("suspended by its issuer")), "suspended")
+        elif entry.purpose == "revocation":
+            run.passed("status", Message(N_("not revoked (the issuer's status list was checked)")))
         else:
-            run.passed(
-                "status",
-                f"not {'revoked' if entry.purpose == 'revocation' else 'suspended'}"
-                " (the issuer's status list was checked)",
-            )
+            said = Message(N_("not suspended (the issuer's status list was checked)"))
+            run.passed("status", said)
 
 
 def verify_credential(
@@ -328,34 +351,39 @@ def verify_credential(
     try:
         form, parsed, baked = _detect(data, max_bytes)
     except CredentialError as e:
-        run.failed("format", str(e), e.code)
+        run.error("format", e)
         return run.result(None, None)
 
     credential: dict[str, Any]
     if form == "jwt":
-        run.passed("format", "a VC-JWT (compact JWS)" + _baked_into(baked))
+        run.passed("format", Message(_FORMS[form, baked]))
         try:
             decoded = jwt_vc.decode_vc_jwt(parsed, resolver.resolve)
         except UnresolvableKeyError as e:
-            run.unknown("proof", f"the issuer's key could not be looked up: {e}", e.code)
+            detail = f"the issuer's key could not be looked up: {e}"
+            run.unknown("proof", explain(e.code), e.code, detail)
             return run.result(None, form)
         except CredentialError as e:
-            run.failed("proof", f"VC-JWT: {e}", e.code)
+            run.error("proof", e, f"VC-JWT: {e}")
             return run.result(None, form)
         credential = decoded.credential
-        run.passed(
-            "proof",
-            f"VC-JWT signature ({decoded.key.algorithm}) verified with "
-            f"{decoded.key.id}; its claims match the credential",
+        said = Message.of(
+            N_(
+                "VC-JWT signature (%(algorithm)s) verified with %(key)s; "
+                "its claims match the credential"
+            ),
+            algorithm=decoded.key.algorithm,
+            key=decoded.key.id,
         )
+        run.passed("proof", said)
     else:
         credential = parsed
         try:
             _check_shape(credential)
         except CredentialError as e:
-            run.failed("format", str(e), e.code)
+            run.error("format", e)
             return run.result(credential, form)
-        run.passed("format", "a JSON credential with an embedded proof" + _baked_into(baked))
+        run.passed("format", Message(_FORMS[form, baked]))
         _verify_embedded(run, credential, resolver)
 
     _check_dates(run, credential, now)
@@ -365,17 +393,16 @@ def verify_credential(
     try:
         validate_open_badge(credential)
     except SchemaValidationError as e:
-        run.failed("schema", f"{e}: " + "; ".join(e.problems[:5]), e.code)
+        run.error("schema", e, f"{e}: " + "; ".join(e.problems[:5]))
     else:
-        run.passed("schema", "matches the Open Badges 3.0 JSON Schema")
+        run.passed("schema", Message(N_("matches the Open Badges 3.0 JSON Schema")))
 
     issuer = issuer_id(credential)
     if issuer in trusted_issuers:
-        run.passed("issuer", f"{issuer} is a recognised issuer")
+        run.passed("issuer", Message.of(N_("%(issuer)s is a recognised issuer"), issuer=issuer))
     else:
-        run.failed(
-            "issuer",
-            f"{issuer} is not on this verifier's list of recognised issuers",
-            "issuer-not-recognised",
+        said = Message.of(
+            N_("%(issuer)s is not on this verifier's list of recognised issuers"), issuer=issuer
         )
+        run.failed("issuer", said, "issuer-not-recognised")
     return run.result(credential, form)

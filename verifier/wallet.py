@@ -22,6 +22,7 @@ from credentials.errors import CredentialTooLargeError
 from credentials.limits import MAX_JSON_DEPTH, nesting_within
 from credentials.wallet import inner_credentials, is_clr
 
+from .messages import N_, Message, Nn_, explain
 from .pipeline import (
     Check,
     Outcome,
@@ -97,8 +98,12 @@ def looks_like_wallet(data: bytes | str | Mapping[str, Any]) -> bool:
     return head.lstrip().startswith(b"{") and b"ClrCredential" in raw and is_clr(_parse_json(raw))
 
 
-def _failed(message: str, code: str) -> VerificationResult:
-    return VerificationResult(Verdict.INVALID, (Check("format", Outcome.FAILED, message, code),))
+def _failed(
+    code: str, detail: str | None = None, said: Message | None = None
+) -> VerificationResult:
+    """A failed format check: ``said`` for people (else the code's explanation), ``detail``."""
+    check = Check("format", Outcome.FAILED, said or explain(code), code, detail)
+    return VerificationResult(Verdict.INVALID, (check,))
 
 
 def _verify_envelope(
@@ -106,7 +111,24 @@ def _verify_envelope(
 ) -> VerificationResult:
     """The CLR's own checks: its shape, its proof (it was not changed), its dates."""
     run = _Run()
-    run.passed("format", f"a CLR 2.0 wallet{where} holding {count} credential(s)")
+    if where:
+        said = Message.counted(
+            *Nn_(
+                "a CLR 2.0 wallet (%(file)s) holding %(num)s credential",
+                "a CLR 2.0 wallet (%(file)s) holding %(num)s credentials",
+            ),
+            count,
+            file=where,
+        )
+    else:
+        said = Message.counted(
+            *Nn_(
+                "a CLR 2.0 wallet holding %(num)s credential",
+                "a CLR 2.0 wallet holding %(num)s credentials",
+            ),
+            count,
+        )
+    run.passed("format", said)
     _verify_embedded(run, clr, resolver)
     _check_dates(run, clr, now)
     return run.result(clr, "clr")
@@ -123,12 +145,13 @@ def _verify_clr(
     try:
         held = inner_credentials(clr)
     except CredentialError as e:
-        return WalletResult("clr", _failed(str(e), e.code), ())
+        return WalletResult("clr", _failed(e.code, str(e)), ())
     envelope = _verify_envelope(clr, len(held), resolver=resolver, now=now, where=where)
     entries = []
     for number, credential in enumerate(held, start=1):
         if not isinstance(credential, Mapping | str):
-            result = _failed("this entry is neither a credential object nor a VC-JWT", "malformed")
+            said = Message(N_("this entry is neither a credential object nor a VC-JWT"))
+            result = _failed("malformed-credential", said=said)
         else:
             result = _answer(verify_one, credential)
         entries.append(WalletEntry(f"credential {number}", result, credential))
@@ -140,7 +163,7 @@ def _answer(verify_one: Callable[[Any], VerificationResult], data: Any) -> Verif
     try:
         return verify_one(data)
     except CredentialError as e:
-        return _failed(f"the credential could not be read: {e}", e.code)
+        return _failed(e.code, f"the credential could not be read: {e}")
 
 
 def _verify_zip(
@@ -153,7 +176,7 @@ def _verify_zip(
     try:
         files = archive.read_zip(raw)
     except CredentialError as e:
-        return WalletResult("zip", _failed(str(e), e.code), ())
+        return WalletResult("zip", _failed(e.code, str(e)), ())
     wallets = [
         (entry, parsed)
         for entry in files
@@ -165,13 +188,18 @@ def _verify_zip(
         names = ", ".join(entry.name for entry, _ in wallets[:5])
         return WalletResult(
             "zip",
-            _failed(f"the archive holds several wallets ({names}); upload one", "invalid-wallet"),
+            _failed(
+                "invalid-wallet",
+                said=Message.of(
+                    N_("the archive holds several wallets (%(names)s); upload one"), names=names
+                ),
+            ),
             (),
         )
     if wallets:
         entry, clr = wallets[0]
         found = _verify_clr(
-            clr, verify_one=verify_one, resolver=resolver, now=now, where=f" ({entry.name})"
+            clr, verify_one=verify_one, resolver=resolver, now=now, where=entry.name
         )
         return WalletResult("zip", found.envelope, found.entries)
     entries = [
@@ -184,8 +212,10 @@ def _verify_zip(
         return WalletResult(
             "zip",
             _failed(
-                "the archive holds no wallet.json and no .json or .jwt credential files",
                 "invalid-wallet",
+                said=Message(
+                    N_("the archive holds no wallet.json and no .json or .jwt credential files")
+                ),
             ),
             (),
         )
@@ -213,20 +243,24 @@ def verify_wallet(
     if isinstance(data, Mapping):
         if not nesting_within(data, MAX_JSON_DEPTH):
             return WalletResult(
-                "clr", _failed("the JSON is nested too deeply", "malformed-credential"), ()
+                "clr", _failed("malformed-credential", "the JSON is nested too deeply"), ()
             )
         return _verify_clr(dict(data), verify_one=verify_one, resolver=resolver, now=now)
-    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    try:
+        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    except UnicodeEncodeError:  # a lone surrogate, as a JSON string can carry
+        error = MalformedCredentialError("the wallet is not valid Unicode text")
+        return WalletResult("clr", _failed(error.code, str(error)), ())
     if len(raw) > max_bytes:
         error = CredentialTooLargeError(
             f"the wallet is {len(raw):,} bytes; wallets larger than {max_bytes:,} bytes are "
             "not accepted"
         )
-        return WalletResult("clr", _failed(str(error), error.code), ())
+        return WalletResult("clr", _failed(error.code, str(error)), ())
     if archive.is_zip(raw):
         return _verify_zip(raw, verify_one=verify_one, resolver=resolver, now=now)
     parsed = _parse_json(raw)
     if not is_clr(parsed):
         error = MalformedCredentialError("the input is not a CLR wallet or a ZIP archive")
-        return WalletResult("clr", _failed(str(error), error.code), ())
+        return WalletResult("clr", _failed(error.code, str(error)), ())
     return _verify_clr(parsed, verify_one=verify_one, resolver=resolver, now=now)

@@ -137,13 +137,13 @@ def test_hostile_svgs_are_refused(svg, message):
 def test_the_pipeline_verifies_baked_badges_and_says_so(signer):
     resolver = StaticResolver(signer)
     issuer = signer.verification_method.partition("#")[0]
-    for image, label in (
-        (_png_with(_itxt(signed_jwt(signer))), "PNG"),
-        (_svg_with(json.dumps(signed_json(signer))), "SVG"),
+    for image, said in (
+        (_png_with(_itxt(signed_jwt(signer))), "baked into a PNG badge"),
+        (_svg_with(json.dumps(signed_json(signer))), "baked into an SVG badge"),
     ):
         result = verify_credential(image, resolver=resolver, now=NOW, trusted_issuers={issuer})
         assert result.verdict == Verdict.VALID, result.checks
-        assert f"baked into a {label} badge" in result.check("format").message
+        assert said in result.check("format").message
 
 
 def test_a_tampered_baked_credential_is_invalid(signer):

@@ -84,7 +84,7 @@ def test_a_file_that_is_not_a_credential_is_refused_on_the_form(live_server, tmp
         )
         page.get_by_role("button", name="Match").click()
         expect(page.get_by_role("alert")).to_contain_text(
-            re.compile(r"Cv\.txt is not a credential")
+            re.compile(r"cv\.txt is not a credential")
         )
         expect(page.get_by_label("Role", exact=True)).to_have_value("catalogue:welder")
 

@@ -8,6 +8,8 @@ import io
 import json
 import re
 import zipfile
+from email import policy
+from email.parser import BytesParser
 from http import HTTPStatus
 from pathlib import Path
 
@@ -15,14 +17,15 @@ import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from babel.support import Translations
 
-from issuer import claims, services
+from issuer import claims, mail, services
 from issuer.unit_of_work import transaction
 from verifier import i18n
 from verifier.app import create_verifier_app
 
 from ..conftest import PUBLIC_URL
-from ..helpers import make_credential
+from ..helpers import make_credential, make_signer, signed_json
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUES = ROOT / "verifier" / "translations"
@@ -35,8 +38,13 @@ PUBLIC_SOURCES = (
     ROOT / "issuer" / "templates" / "claim_gone.html",
     ROOT / "issuer" / "templates" / "certificate.html",
     ROOT / "issuer" / "certificate.py",
+    # Messages made in Python and shown on those pages (verdict reasons, form errors, e-mail).
+    *sorted((ROOT / "verifier").glob("*.py")),
+    ROOT / "issuer" / "wallet.py",
+    ROOT / "issuer" / "worker.py",
+    ROOT / "issuer" / "mail.py",
 )
-PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 #: The verify page's heading, as a reader of each language sees it.
 CHECK_A_CREDENTIAL = {
@@ -364,17 +372,31 @@ def _public_messages() -> set[str]:
     for source in PUBLIC_SOURCES:
         method = "python" if source.suffix == ".py" else "jinja2"
         for _line, message, _comments, _context in extract_from_file(
-            method, str(source), keywords={"_": None, "gettext": None}
+            method,
+            str(source),
+            keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "Nn_": (1, 2)},
         ):
             found.add(message if isinstance(message, str) else message[0])
     return found
 
 
+def _translated(message) -> bool:
+    """Whether a catalogue entry has its translation (every form of a plural one)."""
+    forms = message.string if isinstance(message.string, list | tuple) else [message.string]
+    return bool(message.id) and all(forms)
+
+
+def _entries(messages) -> dict:
+    """msgid -> msgstr of the translated entries, plural ones as tuples (.po and .mo alike)."""
+    key = lambda value: tuple(value) if isinstance(value, list | tuple) else value  # noqa: E731
+    return {key(m.id): key(m.string) for m in messages if _translated(m)}
+
+
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_the_compiled_catalogue_matches_its_source(language):
-    source = {m.id: m.string for m in _po(language) if m.id and m.string}
+    source = _entries(_po(language))
     with open(CATALOGUES / language / "LC_MESSAGES" / "messages.mo", "rb") as mo:
-        compiled = {m.id: m.string for m in read_mo(mo) if m.id and m.string}
+        compiled = _entries(read_mo(mo))
     assert compiled == source, "run: pybabel compile -d verifier/translations"
 
 
@@ -383,14 +405,25 @@ def test_every_message_of_the_public_pages_is_translated():
     assert "Check a credential" in messages and len(messages) > 200
     for language in TRANSLATED:
         catalogue = _po(language)
-        missing = sorted(m for m in messages if not (catalogue.get(m) and catalogue.get(m).string))
+        missing = sorted(
+            m for m in messages if not (catalogue.get(m) and _translated(catalogue.get(m)))
+        )
         assert not missing, f"{language}: translate {missing}"
+        fuzzy = sorted(m for m in messages if catalogue.get(m) and catalogue.get(m).fuzzy)
+        assert not fuzzy, f"{language}: check the guessed translations of {fuzzy}"
 
 
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_translations_keep_every_placeholder(language):
     for message in _po(language):
-        if message.id and message.string:
+        if not _translated(message):
+            continue
+        if isinstance(message.id, list | tuple):  # plural: a form may leave the number out
+            wanted = set().union(*(PLACEHOLDER.findall(i) for i in message.id))
+            for form in message.string:
+                found = set(PLACEHOLDER.findall(form))
+                assert found <= wanted and wanted - {"num"} <= found, (language, message.id)
+        else:
             assert set(PLACEHOLDER.findall(message.string)) == set(
                 PLACEHOLDER.findall(message.id)
             ), (language, message.id)
@@ -477,3 +510,96 @@ def test_outside_a_request_messages_are_english():
     assert i18n.gettext("Valid") == "Valid"
     assert i18n.gettext("Issued on %(date)s.", date="x") == "Issued on x."
     assert i18n.current_language() == "en"
+
+
+# -- messages made in Python, said in the reader's language ----------------------------------
+
+
+def translated(language: str, message: str, **values: object) -> str:
+    """``message`` as the catalogue of ``language`` gives it (it must have a translation)."""
+    said = Translations.load(str(CATALOGUES), [language]).gettext(message)
+    assert said != message, f"{language} has no translation of {message!r}"
+    return said % values if values else said
+
+
+def test_what_failed_is_said_in_the_readers_language_with_the_detail_in_english(verifier):
+    tampered = signed_json(make_signer("EdDSA", did="did:key"))
+    tampered["credentialSubject"]["achievement"]["name"] = "Forged"
+    page = _paste(verifier, tampered, "ar")
+    explanation = translated(
+        "ar",
+        "the signature does not match: the credential was changed after it was signed, or it "
+        "was not signed with the issuer's key",
+    )
+    assert explanation in text(page)
+    # The technical words stay English, marked so, and read left to right in the Arabic page.
+    detail = first(r'<span class="check__detail" lang="en" dir="ltr">\((.*?)\)</span>', page)
+    assert detail.startswith("Data Integrity proof:")
+
+
+def test_a_check_that_passed_is_said_with_a_localised_date(verifier):
+    credential = signed_json(make_signer("EdDSA", did="did:key"))  # valid from 15 January 2026
+    page = _paste(verifier, credential, "fr")
+    said = translated("fr", "valid from %(moment)s, no expiry", moment="15 janvier 2026, 09:30 UTC")
+    assert said in text(page)
+
+
+def test_a_match_form_error_is_in_the_readers_language(verifier):
+    response = verifier.post(
+        "/match",
+        data={"profile": "catalogue:welder", "files": [(io.BytesIO(b"I can weld"), "cv.txt")]},
+        headers={"Accept-Language": "es"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    why = translated("es", "this is not a well-formed credential")
+    start = translated("es", "%(item)s is not a credential: %(why)s", item="cv.txt", why=why)
+    alert = first(r'<div class="notice notice--warn" role="alert"[^>]*>(.*?)</div>', response)
+    assert start in html.unescape(re.sub(r"<[^>]+>", "", alert))
+
+
+def test_the_error_page_names_the_status_in_the_readers_language(client):
+    response = client.get(
+        "/v/nothing-here", headers={"Accept": "text/html", "Accept-Language": "fr"}
+    )
+    status = translated("fr", "Error %(status)s: %(title)s", status=404, title="")
+    assert status + translated("fr", "Not found") in text(response)
+    assert "Not Found" not in text(response)
+
+
+def test_the_achievement_type_is_said_in_the_readers_language(client, issued):
+    page = client.get(f"/v/{issued.public_id}", headers={"Accept-Language": "uk"})
+    kicker = first(r'<p class="card__kicker achievement-type">(.*?)</p>', page)
+    assert kicker == translated("uk", "Job task")
+
+
+def test_the_wallet_link_email_is_written_in_the_readers_language(app, client, db, issued, now):
+    with transaction(db):
+        token = claims.new_claim_token(db, issued, now=now)
+    client.get(f"/claim/{token}")
+    wallet = client.get("/wallet", headers={"Accept-Language": "uk"}).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', wallet)
+    assert csrf is not None
+    sent = client.post(
+        "/wallet/email-link",
+        data={"csrf_token": csrf.group(1)},
+        headers={"Accept-Language": "uk"},
+    )
+    assert sent.status_code == HTTPStatus.SEE_OTHER
+    (path,) = mail.outbox_messages(app.config)
+    message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    assert message["Subject"] == translated("uk", "Your credentials: sign-in link")
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    hello = translated("uk", EMAIL_LINK_BODY).split("\n", 1)[0]
+    assert body.startswith(hello) and f"{PUBLIC_URL}/wallet/confirm/" in body
+
+
+EMAIL_LINK_BODY = (
+    "Hello,\n\n"
+    "Someone (we hope you) asked to see every credential issued to this e-mail address on "
+    "%(site)s.\n\n"
+    "Open this link within %(minutes)s minutes to see them all in your wallet:\n\n"
+    "%(link)s\n\n"
+    "The link works once. If you did not ask for it, ignore this message: nothing happens "
+    "unless the link is opened.\n"
+)

@@ -386,7 +386,9 @@ def test_a_tampered_credential_is_invalid_and_says_what_failed(client, issue, fo
     assert verdict(response) == "Invalid"
     assert 'data-verdict="invalid"' in markup(response)
     page = text(response)
-    assert "What failed: Signature: Data Integrity proof:" in page
+    # What it means first, in the reader's language; then the technical words, in English.
+    assert "What failed: Signature: the signature does not match" in page
+    assert "(Data Integrity proof:" in page
     assert "They could not be confirmed." in page
     assert "Mallory Impostor" in page  # shown as a claim, and not vouched for:
     assert "Not confirmed: the signature did not verify" in page
@@ -495,7 +497,10 @@ def test_an_unreachable_issuer_could_not_be_checked(client, form_token, no_netwo
     )
     assert response.status_code == HTTPStatus.OK
     assert verdict(response) == "Could not check"
-    assert "Why: the issuer's key could not be looked up" in text(response)
+    assert (
+        "Why: the issuer's key could not be fetched from its website, so the signature could "
+        "not be checked (the issuer's key could not be looked up" in text(response)
+    )
 
 
 # -- credentials are attacker-controlled ----------------------------------------------------------

@@ -135,7 +135,7 @@ def test_a_wallet_of_valid_credentials_is_verified(check, clr):
     assert found.verified
     assert found.envelope is not None and found.envelope.verified
     assert [c.name for c in found.envelope.checks] == ["format", "proof", "dates"]
-    assert "holding 3 credential(s)" in found.envelope.checks[0].message
+    assert "holding 3 credentials" in found.envelope.checks[0].message
     assert [e.label for e in found.entries] == ["credential 1", "credential 2", "credential 3"]
     assert _verdicts(found) == ["valid"] * 3
     assert found.counts == {"valid": 3}
