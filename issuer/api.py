@@ -35,6 +35,7 @@ from schemas import (
     RevokeRequestSchema,
 )
 from verifier.api import REQUEST_PROBLEMS, read_json_body
+from verifier.ratelimit import ISSUE, limited
 from verifier.security import csrf
 
 from . import auth, catalogue, claims, services
@@ -223,6 +224,7 @@ def _idempotency_key() -> str | None:
 
 
 @bp.post("/credentials")
+@limited(ISSUE)
 @auth.token_required("issue")
 def issue_credential() -> Body:
     """Issue a credential to one learner (201); a replayed Idempotency-Key answers 200."""
@@ -331,6 +333,18 @@ def revoke_credential(public_id: str) -> tuple[dict[str, Any], HTTPStatus]:
 JSON = "application/json"
 _ID = {"name": "public_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _AUTH_PROBLEMS = {"401": "Problem", "403": "Problem"}
+#: The answer of an operation marked ``limited`` (verifier/ratelimit.py) to a client going too fast.
+TOO_MANY_REQUESTS: dict[str, Any] = {
+    "description": "too many requests (issuing is counted per API token): try again after "
+    "Retry-After seconds",
+    "headers": {
+        "Retry-After": {
+            "description": "seconds to wait before trying again",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+    "content": {"application/problem+json": {"schema": "Problem"}},
+}
 
 
 def _body(schema: str, description: str) -> dict[str, Any]:
@@ -390,7 +404,7 @@ def openapi_paths(spec: APISpec) -> None:
                 "listAchievements",
                 "The centre's achievements",
                 "read",
-                {"200": _ok("AchievementList", "current achievements by name")},
+                {"200": _ok("AchievementList", "current achievements by name"), "422": "Problem"},
                 parameters=[
                     {
                         "name": "archived",
@@ -453,6 +467,7 @@ def openapi_paths(spec: APISpec) -> None:
                         "an Idempotency-Key replay: the first credential (claimUrl null)",
                     ),
                     "409": "Problem",
+                    "429": TOO_MANY_REQUESTS,
                     **REQUEST_PROBLEMS,
                 },
                 requestBody=_body("CredentialIssueRequest", "the learner and the achievement"),

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from verifier import i18n
+from verifier import i18n, ratelimit, security
 from verifier import web as verifier_web
 
 from . import (
@@ -25,6 +25,7 @@ from . import (
     worker,
 )
 from . import config as configuration
+from .errors import ConfigurationError
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -35,11 +36,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     instance = configuration.instance_path(config)
     app = Flask("issuer", instance_path=str(instance), instance_relative_config=True)
-    app.config.from_mapping(configuration.defaults(instance))
+    app.config.from_mapping(
+        configuration.defaults(instance) | security.defaults() | ratelimit.defaults()
+    )
     app.config.from_prefixed_env("TESSERA")
     if config:
         app.config.from_mapping(config)
     configuration.finalize(app.config)
+    try:
+        security.finalize(app.config)
+        ratelimit.finalize(app.config)
+    except ValueError as e:
+        raise ConfigurationError(str(e)) from e
     app.json.sort_keys = False  # keep credentials in the order they were signed and shown
     db.init_app(app)
     problems.register_error_handlers(app)
@@ -57,4 +65,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     verifier_web.init_app(app)
     # Staff pages are not translated yet: English, and no language switcher, whatever the browser.
     i18n.keep_english(app, ui.bp.name, api_docs.bp.name)
+    ratelimit.init_app(app)  # last: it limits the views registered above
     return app

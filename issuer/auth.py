@@ -14,6 +14,8 @@ from flask import Flask, abort, current_app, g, redirect, request, session, url_
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
+from verifier import ratelimit
+
 from . import accounts
 from .clock import utcnow
 from .db import db
@@ -33,6 +35,10 @@ def init_app(app: Flask) -> None:
         PERMANENT_SESSION_LIFETIME=accounts.SESSION_LIFETIME,
     )
     app.before_request(_load_login)
+    # Brute force: failed sign-ins are counted per client address and per account tried.
+    ratelimit.limit_endpoint(
+        app, "staff.login", ratelimit.LOGIN_BY_ADDRESS, ratelimit.LOGIN_BY_ACCOUNT
+    )
     app.context_processor(lambda: {"staff": staff_context()})
 
 

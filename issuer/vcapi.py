@@ -40,6 +40,7 @@ from verifier.api import (
     openapi_spec,
     read_json_body,
 )
+from verifier.ratelimit import ISSUE, limited
 from verifier.security import csrf
 
 from . import api, bulk_api, pathways, services
@@ -208,6 +209,7 @@ def _replays_other_request(
 
 
 @bp.post("/credentials/issue")
+@limited(ISSUE)
 def issue() -> tuple[dict[str, Any], int, dict[str, str]]:
     """VC-API: issue the configured centre's credential for one of its achievements."""
     data = IssueCredentialRequestSchema().load(read_json_body())
@@ -320,6 +322,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                     "401": "Problem",
                     "404": "Problem",
+                    "429": api.TOO_MANY_REQUESTS,
                     **REQUEST_PROBLEMS,
                 },
             }

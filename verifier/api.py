@@ -45,6 +45,7 @@ from .messages import N_, Message, explain
 from .pipeline import Check, Outcome, Verdict, VerificationResult
 from .recipient import belongs_to
 from .resolvers import DidKeyResolver
+from .ratelimit import VERIFY, limited
 from .security import csrf
 from .wallet import WalletResult, looks_like_wallet
 
@@ -200,6 +201,7 @@ def wallet_report(found: WalletResult, email: str | None = None) -> dict[str, An
 
 
 @bp.post("/api/v1/verify")
+@limited(VERIFY)
 def verify() -> tuple[dict[str, Any], HTTPStatus]:
     """Verify one credential or a whole wallet (a failed verification is still 200).
 
@@ -292,6 +294,7 @@ def vcapi_result(
 
 
 @bp.post("/credentials/verify")
+@limited(VERIFY)
 def vcapi_verify_credential() -> tuple[dict[str, Any], HTTPStatus]:
     """VC-API: verify one credential (object, EnvelopedVerifiableCredential or VC-JWT)."""
     data = VerifyCredentialRequestSchema().load(read_json_body())
@@ -421,6 +424,7 @@ def _presentation_findings(
 
 
 @bp.post("/presentations/verify")
+@limited(VERIFY)
 def vcapi_verify_presentation() -> tuple[dict[str, Any], HTTPStatus]:
     """VC-API: verify a presentation's holder proof and every credential it carries."""
     data = VerifyPresentationRequestSchema().load(read_json_body())

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
-from . import web
+from . import ratelimit, security, web
 from .api import openapi_dict, openapi_spec
 from .backend import PublishedCredential
 from .kit import KitError, OfflineVerifier, load_offline_verifier, parse_duration
@@ -169,6 +169,8 @@ def defaults() -> dict[str, Any]:
         "VERIFIER_KIT": None,
         "KIT_TRUST": [],
         "KIT_MAX_AGE": "7d",
+        **security.defaults(),
+        **ratelimit.defaults(),
     }
 
 
@@ -232,6 +234,11 @@ def finalize(config: dict[str, Any]) -> None:
             )
         # Offline means offline: nothing is fetched, whatever else is configured.
         config["REMOTE_RESOLUTION"] = False
+    try:
+        security.finalize(config)
+        ratelimit.finalize(config)
+    except ValueError as e:
+        raise ConfigurationError(str(e)) from e
 
 
 # -- the app --------------------------------------------------------------------------------
@@ -307,4 +314,5 @@ def create_verifier_app(config: Mapping[str, Any] | None = None) -> Flask:
         """This verifier's OpenAPI document."""
         return openapi_document()
 
+    ratelimit.init_app(app)  # last: it limits the views registered above
     return app

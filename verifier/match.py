@@ -57,6 +57,7 @@ from .messages import N_, Message, say, with_detail
 from .pages import _limit_mb, http_error
 from .pipeline import Outcome, VerificationResult
 from .problems import problem
+from .ratelimit import VERIFY, limited
 from .security import csrf
 from .wallet import WalletResult, looks_like_wallet
 
@@ -362,6 +363,7 @@ def _page_items() -> list[Presentation]:
 
 
 @bp.post("/match")
+@limited(VERIFY)
 def submit() -> ResponseReturnValue:
     """Verify every presented credential and match them against the chosen role."""
     try:
@@ -491,6 +493,7 @@ def match_report(result: MatchResult) -> dict[str, Any]:
 
 
 @api_bp.post("/api/v1/match")
+@limited(VERIFY)
 def match_api() -> ResponseReturnValue:
     """Match credentials (or a wallet sent as the raw body) against a job profile."""
     try:

@@ -40,6 +40,7 @@ from .backend import PublishedCredential, backend, public_id_in, tally, verify_a
 from .messages import ACHIEVEMENT_TYPES, Message
 from .pipeline import Check, Outcome, Verdict, VerificationResult
 from .qr import qr_png, qr_svg
+from .ratelimit import VERIFY, limited
 from .recipient import belongs_to
 from .wallet import WalletResult
 
@@ -407,6 +408,7 @@ def credential(public_id: str) -> Response:
 
 
 @bp.post("/v/<public_id>/recipient")
+@limited(VERIFY)
 def recipient(public_id: str) -> Response:
     """Answer whether the credential was issued to an e-mail address (hashed identity match)."""
     published = _published_or_404(public_id)
@@ -488,6 +490,7 @@ def verify() -> Response:
 
 
 @bp.post("/verify")
+@limited(VERIFY)
 def verify_submission() -> ResponseReturnValue:
     """Verify an uploaded or pasted credential, or open the page behind a pasted verify URL."""
     upload = request.files.get("file")
