@@ -56,7 +56,7 @@ JWT_TYPES = ("application/vc+jwt", "application/jwt")
 VC_JSON = "application/vc+ld+json"
 
 
-@bp.get("/orgs/<slug>/status/<int:sequence>")
+@bp.get("/orgs/<slug>/status/<int(min=1, max=2147483647):sequence>")
 def status_list(slug: str, sequence: int) -> Response:
     """A signed BitstringStatusListCredential (embedded proof; VC-JWT when asked by Accept)."""
     organisation = services.get_organisation(db(), slug)

@@ -20,6 +20,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, request
+from marshmallow import ValidationError
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from credentials import CredentialError, InvalidProofError, KeyMismatchError
@@ -216,6 +217,11 @@ def verify() -> tuple[dict[str, Any], HTTPStatus]:
         found = verify_any(request.get_data())
     else:
         data = VerifyRequestSchema().load(read_json_body())
+        if "email" in request.args:
+            # Ignoring it would answer without the recipient check the client asked for.
+            raise ValidationError(
+                {"email": ["with a JSON body, send the e-mail as its email member, not ?email="]}
+            )
         email = data["email"]
         value = data["credential"]
         found = verify_any(value) if looks_like_wallet(value) else verify_input(value)

@@ -229,6 +229,16 @@ def test_an_unknown_type_is_422(client, full):
     assert "not an Open Badges type" in response.get_json()["detail"]
 
 
+@pytest.mark.parametrize("query", ["archived=maybe", "colour=blue"])
+def test_a_bad_achievement_list_query_is_a_documented_422(client, full, query):
+    """Found by Schemathesis: the 422 was answered but not in the OpenAPI document."""
+    response = client.get(f"/api/v1/achievements?{query}", headers=full)
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert response.mimetype == "application/problem+json"
+    documented = openapi_document()["paths"]["/api/v1/achievements"]["get"]["responses"]
+    assert "422" in documented
+
+
 def test_a_body_that_is_not_json_is_refused(client, full):
     response = client.post("/api/v1/achievements", data="name=x", headers=full)
     assert response.status_code == HTTPStatus.UNSUPPORTED_MEDIA_TYPE

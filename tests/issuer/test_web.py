@@ -82,6 +82,11 @@ def test_health(client):
         pytest.param("/orgs/nowhere/jwks.json", "nowhere", id="unknown-slug-jwks"),
         pytest.param("/orgs/keyside/did.json", "did:key", id="did-key-centre"),
         pytest.param("/no/such/page", "", id="unknown-url"),
+        # Past what a database integer holds: not found, never a 500 (SQLite's OverflowError,
+        # PostgreSQL's "integer out of range"). Found by the Schemathesis run.
+        pytest.param("/orgs/northside/status/9223372036854775808", "", id="huge-sequence"),
+        pytest.param("/orgs/northside/status/2147483648", "", id="past-int4-sequence"),
+        pytest.param("/orgs/northside/status/0", "", id="sequence-zero"),
     ],
 )
 def test_not_found_is_a_problem_document(client, did_key_centre, path, detail):

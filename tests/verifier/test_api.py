@@ -175,6 +175,14 @@ def test_a_malformed_email_is_a_validation_problem(client, document):
     assert "email" in problem["errors"]
 
 
+@pytest.mark.parametrize("email", ["amina@example.org", "not-an-address"])
+def test_an_email_query_with_a_json_body_is_refused(client, document, email):
+    """Found by Schemathesis: it was ignored, answering without the recipient check asked for."""
+    response = client.post(VERIFY, query_string={"email": email}, json={"credential": document})
+    problem = assert_problem(response, HTTPStatus.UNPROCESSABLE_ENTITY)
+    assert "email member" in problem["errors"]["email"][0]
+
+
 def test_unknown_fields_are_refused_by_name(client, document):
     problem = assert_problem(
         post(client, {"credential": document, "verbose": True}), HTTPStatus.UNPROCESSABLE_ENTITY
