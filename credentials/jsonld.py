@@ -9,7 +9,9 @@ context changed.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -18,7 +20,14 @@ from cachetools import LRUCache
 from pyld import jsonld
 from pyld.context_resolver import ContextResolver
 
-from .errors import CanonicalizationError, UndefinedTermError, UnknownContextError
+from . import rdfc
+from .errors import (
+    CanonicalizationError,
+    CredentialError,
+    UndefinedTermError,
+    UnknownContextError,
+)
+from .rdfc import Shape
 
 VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 VC_V1_CONTEXT = "https://www.w3.org/2018/credentials/v1"
@@ -59,12 +68,20 @@ class FrozenDocumentLoader:
     """A JSON-LD document loader over a fixed set of documents. It never fetches.
 
     Each loader keeps its own cache of processed contexts (pyld's default cache is shared
-    by the whole process and keyed by URL alone).
+    by the whole process and keyed by URL alone), and of the document shapes compiled for
+    the fast canonicalization path (credentials/rdfc.py), which depend on its documents.
     """
+
+    #: Shapes kept per loader. A miss costs what canonicalizing with pyld costs, so a stream
+    #: of ever-new shapes (untrusted input) is no slower than it was without the cache.
+    MAX_SHAPES = 256
 
     def __init__(self, documents: Mapping[str, Mapping[str, Any]]) -> None:
         self._documents = {url: dict(doc) for url, doc in documents.items()}
         self._context_cache: LRUCache[str, Any] = LRUCache(maxsize=64)
+        self._shapes: LRUCache[str, Shape | None] = LRUCache(maxsize=self.MAX_SHAPES)
+        self._shapes_lock = threading.Lock()
+        self._terms: frozenset[str] | None = None
 
     def __call__(self, url: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Return the document for ``url``.
@@ -87,6 +104,37 @@ class FrozenDocumentLoader:
 
     def context_resolver(self) -> ContextResolver:
         return ContextResolver(self._context_cache, self)
+
+    def terms(self) -> frozenset[str]:
+        """Every term any of the loader's contexts defines, scoped contexts included."""
+        if self._terms is None:
+            self._terms = frozenset(_defined_terms(list(self._documents.values())))
+        return self._terms
+
+    def shape(self, skeleton: Mapping[str, Any], slot_count: int) -> Shape | None:
+        """The compiled shape of a skeleton (see credentials/rdfc.py), compiled on first use."""
+        key = rdfc.shape_key(skeleton)
+        with self._shapes_lock:
+            if key in self._shapes:
+                return self._shapes[key]
+        shape = _compile(skeleton, slot_count, self)
+        with self._shapes_lock:
+            self._shapes[key] = shape
+        return shape
+
+
+def _defined_terms(node: Any, in_context: bool = False) -> set[str]:
+    """Keys of every object inside an ``@context`` (a superset of the terms it defines)."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= _defined_terms(item, in_context)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if in_context:
+                found.add(key)
+            found |= _defined_terms(value, in_context or key == "@context")
+    return found
 
 
 #: The loader every credential is processed with: exactly the bundled contexts.
@@ -140,48 +188,39 @@ def _innermost(error: BaseException) -> str:
     return str(error.args[0]) if error.args else type(error).__name__
 
 
-def canonicalize(
-    document: Mapping[str, Any], *, document_loader: FrozenDocumentLoader = frozen_document_loader
-) -> str:
-    """Canonicalize ``document`` with RDFC-1.0 (URDNA2015) and return N-Quads.
+def _expand_strictly(
+    processor: jsonld.JsonLdProcessor,
+    dropped: list[str | None],
+    document: Mapping[str, Any],
+    document_loader: FrozenDocumentLoader,
+) -> list[Any]:
+    """Expand ``document`` in "safe mode": undefined properties, types and ids are errors."""
+    expanded: list[Any] = processor.expand(
+        dict(document),
+        {
+            "documentLoader": document_loader,
+            "contextResolver": document_loader.context_resolver(),
+        },
+    )
+    if dropped:
+        raise UndefinedTermError(
+            "the credential uses a property that none of its contexts defines"
+            + (f" ({', '.join(sorted({d for d in dropped if d}))})" if any(dropped) else "")
+        )
+    relative = sorted(_relative_iris(expanded))
+    if relative:
+        raise UndefinedTermError(
+            "the credential uses types or ids that are neither defined by its contexts"
+            " nor absolute IRIs: " + ", ".join(relative)
+        )
+    return expanded
 
-    The document is processed in "safe mode": a property or type that no context defines
-    is an error rather than being silently dropped or mapped to an issuer-dependent IRI.
 
-    Raises:
-        UnknownContextError: the document references a context that is not bundled.
-        UndefinedTermError: a term is not defined by any of the document's contexts.
-        CanonicalizationError: the document is not valid JSON-LD.
-    """
-    dropped: list[str | None] = []
-    processor = jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
+@contextmanager
+def _json_ld_errors() -> Iterator[None]:
+    """Translate pyld's errors into ours (see :func:`canonicalize`)."""
     try:
-        expanded = processor.expand(
-            dict(document),
-            {
-                "documentLoader": document_loader,
-                "contextResolver": document_loader.context_resolver(),
-            },
-        )
-        if dropped:
-            raise UndefinedTermError(
-                "the credential uses a property that none of its contexts defines"
-                + (f" ({', '.join(sorted({d for d in dropped if d}))})" if any(dropped) else "")
-            )
-        relative = sorted(_relative_iris(expanded))
-        if relative:
-            raise UndefinedTermError(
-                "the credential uses types or ids that are neither defined by its contexts"
-                " nor absolute IRIs: " + ", ".join(relative)
-            )
-        nquads = processor.normalize(
-            expanded,
-            {
-                "algorithm": "URDNA2015",
-                "format": "application/n-quads",
-                "documentLoader": document_loader,
-            },
-        )
+        yield
     except jsonld.JsonLdError as e:
         unknown = _find_unknown_context(e)
         if unknown is not None:
@@ -192,6 +231,9 @@ def canonicalize(
         # with plain Python exceptions rather than JsonLdError; the input is untrusted, so
         # each of these means "not valid JSON-LD", never a crash.
         raise CanonicalizationError(f"the credential is not valid JSON-LD: {str(e)[:200]}") from e
+
+
+def _refuse_issuer_dependent_terms(nquads: str) -> str:
     if _ISSUER_DEPENDENT_VOCAB in nquads:
         terms = sorted(
             {
@@ -203,4 +245,109 @@ def canonicalize(
         raise UndefinedTermError(
             f"the credential uses terms that none of its contexts defines: {', '.join(terms)}"
         )
-    return str(nquads)
+    return nquads
+
+
+def canonicalize_with_pyld(
+    document: Mapping[str, Any], *, document_loader: FrozenDocumentLoader = frozen_document_loader
+) -> str:
+    """:func:`canonicalize` by pyld's expansion and URDNA2015 alone, without shape caching.
+
+    The reference the fast path is tested against, and what it falls back to.
+    """
+    dropped: list[str | None] = []
+    processor = jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
+    with _json_ld_errors():
+        expanded = _expand_strictly(processor, dropped, document, document_loader)
+        nquads = processor.normalize(
+            expanded,
+            {
+                "algorithm": "URDNA2015",
+                "format": "application/n-quads",
+                "documentLoader": document_loader,
+            },
+        )
+    return _refuse_issuer_dependent_terms(str(nquads))
+
+
+def _compile(
+    skeleton: Mapping[str, Any], slot_count: int, loader: FrozenDocumentLoader
+) -> Shape | None:
+    """The shape of ``skeleton``, or ``None`` when it is one to leave to pyld."""
+    dropped: list[str | None] = []
+    processor = jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
+    try:
+        with _json_ld_errors():
+            expanded = _expand_strictly(processor, dropped, skeleton, loader)
+            dataset = processor.to_rdf(expanded, {"documentLoader": loader})
+    except CredentialError:
+        return None  # pyld, run on the document itself, says what is wrong with it
+    return rdfc.compile_shape(dataset, slot_count)
+
+
+#: Larger documents (a whole wallet, say) are one of a kind: compiling their shape would only
+#: add to what pyld costs, and keep a large shape in the cache.
+MAX_SHAPE_STRINGS = 2_000
+
+
+def canonicalize_by_shape(
+    document: Mapping[str, Any], *, document_loader: FrozenDocumentLoader = frozen_document_loader
+) -> str | None:
+    """Canonical N-Quads through the document's cached shape (see credentials/rdfc.py).
+
+    Returns ``None`` when the document is one for pyld: a shape ``rdfc`` does not compile, a
+    string JSON-LD would not keep verbatim in an IRI position, or blank nodes that need
+    N-degree hashing.
+    """
+    try:
+        return _by_shape(document, document_loader)
+    except (ValueError, TypeError, RecursionError):
+        # Text that cannot be encoded (a lone surrogate), values that are not JSON, nesting
+        # too deep: pyld, run on the document, reports each of these as it always has.
+        return None
+
+
+def _by_shape(document: Mapping[str, Any], document_loader: FrozenDocumentLoader) -> str | None:
+    found = rdfc.skeleton(document)
+    if found is None or len(found[1]) > MAX_SHAPE_STRINGS:
+        return None
+    skeleton, values = found
+    shape = document_loader.shape(skeleton, len(values))
+    if shape is None or len(values) != shape.slot_count:
+        return None
+    unkept = shape.unkept_iris(values, document_loader.terms())
+    if unkept:
+        # Strings such as "assertionMethod" in a vocabulary-relative position: a shape of
+        # its own, with them in place (pyld then says what a relative IRI among them means).
+        found = rdfc.skeleton(document, unkept)
+        if found is None:
+            return None
+        skeleton, values = found
+        shape = document_loader.shape(skeleton, len(values))
+        if shape is None:
+            return None
+    quads = shape.render(values, document_loader.terms())
+    if quads is None:
+        return None
+    return rdfc.canonical_nquads(quads)
+
+
+def canonicalize(
+    document: Mapping[str, Any], *, document_loader: FrozenDocumentLoader = frozen_document_loader
+) -> str:
+    """Canonicalize ``document`` with RDFC-1.0 (URDNA2015) and return N-Quads.
+
+    The document is processed in "safe mode": a property or type that no context defines
+    is an error rather than being silently dropped or mapped to an issuer-dependent IRI.
+    Documents of a shape seen before take a fast path with the same output
+    (:func:`canonicalize_by_shape`); anything else goes through pyld.
+
+    Raises:
+        UnknownContextError: the document references a context that is not bundled.
+        UndefinedTermError: a term is not defined by any of the document's contexts.
+        CanonicalizationError: the document is not valid JSON-LD.
+    """
+    nquads = canonicalize_by_shape(document, document_loader=document_loader)
+    if nquads is None:
+        return canonicalize_with_pyld(document, document_loader=document_loader)
+    return _refuse_issuer_dependent_terms(nquads)

@@ -31,16 +31,19 @@ import re
 import uuid
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from http import HTTPStatus
+from time import monotonic
 from typing import Any, cast
 
 from cryptography.fernet import MultiFernet
 from marshmallow import ValidationError, validate
 from sqlalchemy import CursorResult, Result, func, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
 from credentials import CredentialError, normalize_email
@@ -49,7 +52,7 @@ from . import claims, pathways, services
 from .audit import record_event
 from .errors import ConflictError, InvalidRequestError, IssuerError, NotFoundError
 from .models import Achievement, BulkJob, BulkRow, IssuedCredential, Organisation
-from .unit_of_work import transaction
+from .unit_of_work import MAX_ATTEMPTS, retryable, transaction
 
 # -- limits ---------------------------------------------------------------------------------
 
@@ -142,6 +145,14 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and other Office 97 files)
 MACRO_CONTENT_TYPE = "application/vnd.ms-excel.sheet.macroEnabled"
+_ENCRYPTED = 0x1  # ZIP general purpose flag bit 0
+_XLSX_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+#: What zipfile raises reading a damaged member: a bad CRC, broken deflate data, a cut-off file,
+#: or offsets pointing before the start of the file ("negative seek value", a ValueError).
+_DAMAGED_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, ValueError)
+#: What openpyxl lets through from a damaged workbook: the above, malformed XML (ElementTree's
+#: and lxml's ParseError are SyntaxErrors), and parts that are missing or hold odd values.
+_DAMAGED_WORKBOOK = (*_DAMAGED_ZIP, SyntaxError, KeyError, ValueError, TypeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,12 +347,19 @@ def check_xlsx_container(data: bytes) -> None:
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError) as e:
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError, NotImplementedError) as e:
         raise SpreadsheetError("the file is not a valid .xlsx workbook (a damaged zip)") from e
     with archive:
         members = archive.infolist()
         if len(members) > MAX_XLSX_MEMBERS:
             raise SpreadsheetError(f"the workbook has more than {MAX_XLSX_MEMBERS} parts")
+        if any(m.flag_bits & _ENCRYPTED or m.compress_type not in _XLSX_METHODS for m in members):
+            # Excel writes stored and deflated parts only; zipfile would raise RuntimeError
+            # or NotImplementedError on the others while openpyxl reads them.
+            raise SpreadsheetError(
+                "the workbook's parts are encrypted or compressed in a way Excel does not "
+                "write; open it in Excel and save it again as .xlsx or CSV"
+            )
         names = {m.filename.lower() for m in members}
         if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
             raise SpreadsheetError("the file is a zip archive, not an Excel .xlsx workbook")
@@ -361,9 +379,14 @@ def check_xlsx_container(data: bytes) -> None:
                 "more than a list of learners)"
             )
         if "[content_types].xml" in names:
-            content_types = archive.read(
-                next(m for m in members if m.filename.lower() == "[content_types].xml")
-            )
+            try:
+                content_types = archive.read(
+                    next(m for m in members if m.filename.lower() == "[content_types].xml")
+                )
+            except _DAMAGED_ZIP as e:
+                raise SpreadsheetError(
+                    "the file is not a valid .xlsx workbook (a damaged zip)"
+                ) from e
             if MACRO_CONTENT_TYPE.encode() in content_types:
                 raise SpreadsheetError(
                     "the workbook is macro-enabled (.xlsm); save it as a plain .xlsx or CSV file"
@@ -404,7 +427,7 @@ def read_xlsx(data: bytes) -> Sheet:
             workbook = load_workbook(
                 io.BytesIO(data), read_only=True, data_only=True, keep_links=False
             )
-        except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError) as e:
+        except (InvalidFileException, *_DAMAGED_WORKBOOK) as e:
             raise SpreadsheetError(f"the workbook cannot be read: {str(e)[:200]}") from e
         try:
             if not workbook.worksheets:
@@ -429,7 +452,7 @@ def read_xlsx(data: bytes) -> Sheet:
 
             try:
                 rows, columns, ignored = _rows_from_records(records())
-            except (KeyError, ValueError, TypeError, zipfile.BadZipFile) as e:
+            except _DAMAGED_WORKBOOK as e:
                 raise SpreadsheetError(f"the worksheet cannot be read: {str(e)[:200]}") from e
         finally:
             workbook.close()
@@ -950,27 +973,39 @@ def _issue_row(
     row: BulkRow,
     public_url: str,
     now: datetime,
+    signers: services.Signers,
 ) -> services.Issued | str:
-    """Issue one row's credential (or return why it was refused). Exactly once per key."""
-    try:
-        return services.issue_credential(
-            session,
-            kek,
-            organisation=job.organisation,
-            achievement=job.achievement,
-            name=row.name,
-            email=row.email,
-            public_url=public_url,
-            now=now,
-            idempotency_key=f"bulk:{job.public_id}:{row.row_number}",
-            actor=job.created_by,
-            external_id=row.external_id,
-            evidence=[{"id": row.evidence}] if row.evidence else None,
-        )
-    except (IssuerError, CredentialError, ValueError) as e:
-        # The row's own data was refused (these change nothing); infrastructure errors
-        # (database, keys) propagate so that the job is retried rather than rows failed.
-        return str(e) or e.__class__.__name__
+    """Issue one row's credential in the batch's transaction, or return why it was refused.
+
+    Exactly once per key. Each attempt runs in a savepoint: a refused row, or one that lost
+    a race (a status index taken meanwhile), leaves nothing behind in the batch.
+    """
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with session.begin_nested():
+                return services.issue_in_transaction(
+                    session,
+                    kek,
+                    organisation=job.organisation,
+                    achievement=job.achievement,
+                    name=row.name,
+                    email=row.email,
+                    public_url=public_url,
+                    now=now,
+                    idempotency_key=f"bulk:{job.public_id}:{row.row_number}",
+                    signers=signers,
+                    actor=job.created_by,
+                    external_id=row.external_id,
+                    evidence=[{"id": row.evidence}] if row.evidence else None,
+                )
+        except (IssuerError, CredentialError, ValueError) as e:
+            # The row's own data was refused (these change nothing); infrastructure errors
+            # (database, keys) propagate so that the job is retried rather than rows failed.
+            return str(e) or e.__class__.__name__
+        except DBAPIError as e:
+            if not retryable(e) or attempt == MAX_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 
 def _record_row(
@@ -982,39 +1017,40 @@ def _record_row(
     lease: datetime,
     now: datetime,
 ) -> None:
-    """The row's outcome, the job's counters and heartbeat: one transaction, under the lease."""
+    """The row's outcome, the job's counters and heartbeat, under the lease (in the batch)."""
     issued = isinstance(outcome, services.Issued)
-    with transaction(session):
-        counter = BulkJob.issued if issued else BulkJob.failed
-        held = _changed(
-            session.execute(
-                update(BulkJob)
-                .where(BulkJob.id == job.id, BulkJob.heartbeat_at == lease)
-                .values({counter: counter + 1, BulkJob.heartbeat_at: now})
-            )
+    # Plain UPDATEs: the job and its rows are always re-read (``refresh``, the next batch's
+    # query) rather than taken from this session's objects, and keeping those objects in step
+    # cost more than the statements themselves.
+    plain = {"synchronize_session": False}
+    counter = BulkJob.issued if issued else BulkJob.failed
+    held = _changed(
+        session.execute(
+            update(BulkJob)
+            .where(BulkJob.id == job.id, BulkJob.heartbeat_at == lease)
+            .values({counter: counter + 1, BulkJob.heartbeat_at: now}),
+            execution_options=plain,
         )
-        if held != 1:
-            raise _LeaseLost()
-        values: dict[Any, Any] = {
-            BulkRow.status: RowStatus.ISSUED if issued else RowStatus.FAILED,
-            BulkRow.message: None if issued else str(outcome)[:2000],
-        }
-        if isinstance(outcome, services.Issued):
-            values[BulkRow.credential_id] = outcome.record.id
-            session.execute(
-                update(IssuedCredential)
-                .where(IssuedCredential.id == outcome.record.id)
-                .values(bulk_job_id=job.id)
-            )
-        moved = _changed(
-            session.execute(
-                update(BulkRow)
-                .where(BulkRow.id == row.id, BulkRow.status == RowStatus.PENDING)
-                .values(values)
-            )
+    )
+    if held != 1:
+        raise _LeaseLost()
+    values: dict[Any, Any] = {
+        BulkRow.status: RowStatus.ISSUED if issued else RowStatus.FAILED,
+        BulkRow.message: None if issued else str(outcome)[:2000],
+    }
+    if isinstance(outcome, services.Issued):
+        values[BulkRow.credential_id] = outcome.record.id
+        outcome.record.bulk_job_id = job.id  # written with the batch
+    moved = _changed(
+        session.execute(
+            update(BulkRow)
+            .where(BulkRow.id == row.id, BulkRow.status == RowStatus.PENDING)
+            .values(values),
+            execution_options=plain,
         )
-        if moved != 1:
-            raise _LeaseLost()
+    )
+    if moved != 1:
+        raise _LeaseLost()
 
 
 def _finish(session: Session, job: BulkJob, lease: datetime, now: datetime) -> Outcome:
@@ -1049,12 +1085,70 @@ def _still_ours(session: Session, job: BulkJob, lease: datetime) -> Outcome | No
     state, heartbeat = session.execute(
         select(BulkJob.state, BulkJob.heartbeat_at).where(BulkJob.id == job.id)
     ).one()
-    session.commit()  # end the read: no snapshot or lock held while signing
     if state == JobState.CANCELLED:
         return Outcome.CANCELLED
     if state != JobState.RUNNING or heartbeat != lease:
         return Outcome.LOST
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _BatchDone:
+    issued: list[tuple[IssuedCredential, datetime]]  # (credential, when it was issued)
+    rows: int  # rows done, from the start of those given
+    lease: datetime
+    ended: Outcome | None  # set when the job must not go on in this worker
+
+
+def _issue_batch(
+    session: Session,
+    kek: MultiFernet,
+    *,
+    job: BulkJob,
+    rows: Sequence[BulkRow],
+    lease: datetime,
+    public_url: str,
+    clock: Callable[[], datetime],
+    should_stop: Callable[[], bool],
+) -> _BatchDone:
+    """Issue rows from the start of ``rows`` in one transaction (see ``BATCH_ROWS``).
+
+    Stops early, committing the rows done, when ``should_stop`` says so or the job was
+    cancelled or taken over; raises ``_LeaseLost`` (nothing of the batch is kept) when another
+    worker took the job between two rows.
+    """
+    issued: list[tuple[IssuedCredential, datetime]] = []
+    done = 0
+    ended: Outcome | None = None
+    signers = services.Signers()
+    started = monotonic()
+    with transaction(session):
+        for row in rows:
+            if should_stop():
+                ended = Outcome.STOPPED
+                break
+            ended = _still_ours(session, job, lease)
+            if ended is not None:
+                break
+            now = clock()
+            outcome = _issue_row(
+                session, kek, job=job, row=row, public_url=public_url, now=now, signers=signers
+            )
+            beat = clock()
+            _record_row(session, job=job, row=row, outcome=outcome, lease=lease, now=beat)
+            lease = beat
+            done += 1
+            if isinstance(outcome, services.Issued):
+                issued.append((outcome.record, now))
+            if done >= BATCH_ROWS or monotonic() - started >= BATCH_SECONDS:
+                break
+    return _BatchDone(issued, done, lease, ended)
+
+
+#: A batch of rows is committed at once (one disk flush) when it has this many rows...
+BATCH_ROWS = 50
+#: ...or has taken this long: other writers (and a cancel) wait for a batch at most this long.
+BATCH_SECONDS = 0.25
 
 
 def process_job(
@@ -1073,7 +1167,13 @@ def process_job(
     the others return ``Outcome.BUSY``. Rows already issued (before a crash, say) are skipped;
     a row whose credential was written but whose outcome was not is completed from the
     credential the idempotency key finds. ``should_stop`` is asked before every row; when it
-    says so, the job goes back to the queue for the next worker.
+    says so, the rows issued so far are committed and the job goes back to the queue for the
+    next worker.
+
+    Rows are written in batches (``BATCH_ROWS`` rows or ``BATCH_SECONDS``), each batch one
+    transaction holding its credentials, their audit events, the rows' outcomes and the
+    job's counters: a crash loses the batch in progress whole, and its rows are issued again
+    by the next worker, never twice.
 
     Raises whatever the database or key store raises (the job is then handed back to the
     queue when the database still answers, and recovered after ``STALE_AFTER`` otherwise).
@@ -1101,25 +1201,29 @@ def process_job(
             )
             if not pending:
                 return _finish(session, job, lease, clock())
-            for row in pending:
-                last_row = row.row_number
-                if should_stop():
+            while pending:
+                done = _issue_batch(
+                    session,
+                    kek,
+                    job=job,
+                    rows=pending,
+                    lease=lease,
+                    public_url=public_url,
+                    clock=clock,
+                    should_stop=should_stop,
+                )
+                lease = done.lease
+                for record, issued_at in done.issued:
+                    # After the batch's own transaction; never raises (see pathways).
+                    pathways.after_issue(session, kek, record, public_url=public_url, now=issued_at)
+                if done.ended == Outcome.STOPPED:
                     _release(session, job.id, lease, clock())
-                    return Outcome.STOPPED
-                interrupted = _still_ours(session, job, lease)
-                if interrupted is not None:
-                    return interrupted
-                now = clock()
-                outcome = _issue_row(session, kek, job=job, row=row, public_url=public_url, now=now)
-                beat = clock()
-                _record_row(session, job=job, row=row, outcome=outcome, lease=lease, now=beat)
-                lease = beat
-                if isinstance(outcome, services.Issued):
-                    # After the row's own transaction; never raises (see pathways).
-                    pathways.after_issue(
-                        session, kek, outcome.record, public_url=public_url, now=now
-                    )
+                if done.ended is not None:
+                    return done.ended
+                last_row = pending[done.rows - 1].row_number
+                pending = pending[done.rows :]
     except _LeaseLost:
+        session.rollback()
         return Outcome.LOST
     except BaseException:
         session.rollback()

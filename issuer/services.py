@@ -27,6 +27,7 @@ from credentials.dates import format_datetime
 from credentials.openbadges import build_credential, is_valid_achievement_type
 from credentials.proofs import data_integrity, jwt_vc
 from keys import KeyDecryptionError, KeyPurpose, KeyRing, SigningKey, did_web
+from keys.crypto import LocalSigner
 
 from . import status
 from .audit import record_event
@@ -356,32 +357,17 @@ def issue_credential(
         ConflictError: the achievement is an archived version.
         InvalidRequestError: inverted dates, an overlong external id or malformed evidence.
     """
-    if achievement.organisation_id != organisation.id:
-        raise NotFoundError("that achievement does not belong to this training centre")
-    if external_id is not None and len(external_id) > MAX_EXTERNAL_ID:
-        raise InvalidRequestError(f"the external id is longer than {MAX_EXTERNAL_ID} characters")
-    if achievement.archived_at is not None:
-        raise ConflictError(
-            f"{achievement.name!r} (version {achievement.version}) is archived; issue its "
-            "current version"
-        )
-    evidence_documents = evidence_objects(evidence or [])
-    valid_from = valid_from or now
-    if valid_until is None and achievement.validity_days:
-        valid_until = valid_from + timedelta(days=achievement.validity_days)
-    if valid_until is not None and valid_until <= valid_from:
-        raise InvalidRequestError(
-            f"valid until ({format_datetime(valid_until)}) must be later than valid from "
-            f"({format_datetime(valid_from)})"
-        )
-    recipient = credentials.Recipient(
+    request = _IssueRequest.checked(
+        organisation=organisation,
+        achievement=achievement,
         name=name,
-        email=credentials.normalize_email(email),
-        salt=secrets.token_hex(16),
-        did=recipient_did,
-    )
-    issuer = credentials.IssuerProfile(
-        id=organisation.did, name=organisation.name, url=organisation.url
+        email=email,
+        now=now,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        recipient_did=recipient_did,
+        external_id=external_id,
+        evidence=evidence,
     )
     for attempt in range(1, MAX_ATTEMPTS + 1):
         if idempotency_key is not None:
@@ -390,56 +376,15 @@ def issue_credential(
                 return Issued(existing, verify_url(public_url, existing), created=False)
         try:
             with transaction(session):
-                allocation = status.allocate(session, organisation, public_url=public_url, now=now)
-                ring = key_ring(session, kek, organisation)
-                unsigned = build_credential(
-                    credential_id=f"urn:uuid:{uuid.uuid4()}",
-                    issuer=issuer,
-                    achievement=achievement_value(achievement, public_url),
-                    recipient=recipient,
-                    valid_from=valid_from,
-                    valid_until=valid_until,
-                    credential_status=allocation.entry,
-                )
-                if evidence_documents:
-                    unsigned = _with_evidence(unsigned, evidence_documents)
-                document = data_integrity.add_proof(
-                    unsigned, ring.active(KeyPurpose.DATA_INTEGRITY), created=now
-                )
-                token = jwt_vc.encode_vc_jwt(unsigned, ring.active(KeyPurpose.JWT))
-                record = IssuedCredential(
-                    public_id=new_public_id(),
-                    credential_id=unsigned["id"],
-                    organisation_id=organisation.id,
-                    achievement_id=achievement.id,
-                    recipient_name=name,
-                    recipient_email=recipient.email,
-                    identity_hash=recipient.identity_hash,
-                    document=json.dumps(document, ensure_ascii=False),
-                    jwt=token,
-                    valid_from=valid_from,
-                    valid_until=valid_until,
-                    issued_at=now,
-                    idempotency_key=idempotency_key,
-                    status_list_id=allocation.status_list.id,
-                    status_index=allocation.index,
-                    external_id=external_id,
-                    evidence=(
-                        json.dumps(evidence_documents, ensure_ascii=False)
-                        if evidence_documents
-                        else None
-                    ),
-                )
-                session.add(record)
-                session.flush()
-                record_event(
+                record = _write_credential(
                     session,
-                    action="credential.issued",
-                    subject=record.credential_id,
+                    kek,
+                    request,
+                    public_url=public_url,
                     now=now,
+                    idempotency_key=idempotency_key,
                     actor=actor,
-                    organisation_id=organisation.id,
-                    details={"achievement": achievement.public_id, "public_id": record.public_id},
+                    signers=None,
                 )
                 if also is not None:
                     also(session, record)
@@ -452,6 +397,215 @@ def issue_credential(
             continue
         return Issued(record, verify_url(public_url, record), created=True)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+
+class Signers:
+    """The active signers of the key rings a batch uses, each decrypted once per batch.
+
+    Bulk issuing writes many credentials in one transaction (issuer/bulk.py); decrypting and
+    loading the same two private keys for every one of them would cost more than signing.
+    Keep one only for the length of one transaction: a key rotated meanwhile is picked up
+    by the next.
+    """
+
+    def __init__(self) -> None:
+        self._active: dict[tuple[str, KeyPurpose], LocalSigner] = {}
+
+    def active(self, ring: KeyRing, purpose: KeyPurpose) -> LocalSigner:
+        key = (ring.controller, purpose)
+        if key not in self._active:
+            self._active[key] = ring.active(purpose)
+        return self._active[key]
+
+
+def issue_in_transaction(
+    session: Session,
+    kek: MultiFernet,
+    *,
+    organisation: Organisation,
+    achievement: Achievement,
+    name: str,
+    email: str,
+    public_url: str,
+    now: datetime,
+    idempotency_key: str,
+    signers: Signers,
+    actor: str = "cli",
+    external_id: str | None = None,
+    evidence: list[dict[str, Any]] | None = None,
+) -> Issued:
+    """What ``issue_credential`` writes, inside the caller's transaction; the caller commits.
+
+    For bulk issuing, which commits many credentials at once: one commit (one disk flush)
+    per credential would bound a job's speed to the disk's. The caller runs each call in a
+    savepoint, so that a refused or conflicting credential leaves nothing behind, and retries
+    on the conflicts ``unit_of_work.retryable`` names. An ``idempotency_key`` already used by
+    the centre returns the first credential, as in ``issue_credential``.
+
+    Raises:
+        the errors of ``issue_credential``, and ``DBAPIError`` on a conflict.
+    """
+    request = _IssueRequest.checked(
+        organisation=organisation,
+        achievement=achievement,
+        name=name,
+        email=email,
+        now=now,
+        valid_from=None,
+        valid_until=None,
+        recipient_did=None,
+        external_id=external_id,
+        evidence=evidence,
+    )
+    existing = _by_idempotency_key(session, organisation, idempotency_key)
+    if existing is not None:
+        return Issued(existing, verify_url(public_url, existing), created=False)
+    record = _write_credential(
+        session,
+        kek,
+        request,
+        public_url=public_url,
+        now=now,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        signers=signers,
+    )
+    return Issued(record, verify_url(public_url, record), created=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _IssueRequest:
+    """A credential to issue, checked, before anything is allocated or signed."""
+
+    organisation: Organisation
+    achievement: Achievement
+    name: str
+    recipient: credentials.Recipient
+    issuer: credentials.IssuerProfile
+    valid_from: datetime
+    valid_until: datetime | None
+    external_id: str | None
+    evidence: list[dict[str, Any]]
+
+    @classmethod
+    def checked(
+        cls,
+        *,
+        organisation: Organisation,
+        achievement: Achievement,
+        name: str,
+        email: str,
+        now: datetime,
+        valid_from: datetime | None,
+        valid_until: datetime | None,
+        recipient_did: str | None,
+        external_id: str | None,
+        evidence: list[dict[str, Any]] | None,
+    ) -> _IssueRequest:
+        if achievement.organisation_id != organisation.id:
+            raise NotFoundError("that achievement does not belong to this training centre")
+        if external_id is not None and len(external_id) > MAX_EXTERNAL_ID:
+            raise InvalidRequestError(
+                f"the external id is longer than {MAX_EXTERNAL_ID} characters"
+            )
+        if achievement.archived_at is not None:
+            raise ConflictError(
+                f"{achievement.name!r} (version {achievement.version}) is archived; issue its "
+                "current version"
+            )
+        evidence_documents = evidence_objects(evidence or [])
+        valid_from = valid_from or now
+        if valid_until is None and achievement.validity_days:
+            valid_until = valid_from + timedelta(days=achievement.validity_days)
+        if valid_until is not None and valid_until <= valid_from:
+            raise InvalidRequestError(
+                f"valid until ({format_datetime(valid_until)}) must be later than valid from "
+                f"({format_datetime(valid_from)})"
+            )
+        return cls(
+            organisation=organisation,
+            achievement=achievement,
+            name=name,
+            recipient=credentials.Recipient(
+                name=name,
+                email=credentials.normalize_email(email),
+                salt=secrets.token_hex(16),
+                did=recipient_did,
+            ),
+            issuer=credentials.IssuerProfile(
+                id=organisation.did, name=organisation.name, url=organisation.url
+            ),
+            valid_from=valid_from,
+            valid_until=valid_until,
+            external_id=external_id,
+            evidence=evidence_documents,
+        )
+
+
+def _write_credential(
+    session: Session,
+    kek: MultiFernet,
+    request: _IssueRequest,
+    *,
+    public_url: str,
+    now: datetime,
+    idempotency_key: str | None,
+    actor: str,
+    signers: Signers | None,
+) -> IssuedCredential:
+    """Allocate a status index, sign both forms, write the record and its audit event."""
+    organisation, achievement = request.organisation, request.achievement
+    allocation = status.allocate(session, organisation, public_url=public_url, now=now)
+    ring = key_ring(session, kek, organisation)
+    unsigned = build_credential(
+        credential_id=f"urn:uuid:{uuid.uuid4()}",
+        issuer=request.issuer,
+        achievement=achievement_value(achievement, public_url),
+        recipient=request.recipient,
+        valid_from=request.valid_from,
+        valid_until=request.valid_until,
+        credential_status=allocation.entry,
+    )
+    if request.evidence:
+        unsigned = _with_evidence(unsigned, request.evidence)
+    if signers is None:
+        di_signer, jwt_signer = ring.active(KeyPurpose.DATA_INTEGRITY), ring.active(KeyPurpose.JWT)
+    else:
+        di_signer = signers.active(ring, KeyPurpose.DATA_INTEGRITY)
+        jwt_signer = signers.active(ring, KeyPurpose.JWT)
+    document = data_integrity.add_proof(unsigned, di_signer, created=now)
+    token = jwt_vc.encode_vc_jwt(unsigned, jwt_signer)
+    record = IssuedCredential(
+        public_id=new_public_id(),
+        credential_id=unsigned["id"],
+        organisation_id=organisation.id,
+        achievement_id=achievement.id,
+        recipient_name=request.name,
+        recipient_email=request.recipient.email,
+        identity_hash=request.recipient.identity_hash,
+        document=json.dumps(document, ensure_ascii=False),
+        jwt=token,
+        valid_from=request.valid_from,
+        valid_until=request.valid_until,
+        issued_at=now,
+        idempotency_key=idempotency_key,
+        status_list_id=allocation.status_list.id,
+        status_index=allocation.index,
+        external_id=request.external_id,
+        evidence=(json.dumps(request.evidence, ensure_ascii=False) if request.evidence else None),
+    )
+    session.add(record)
+    session.flush()
+    record_event(
+        session,
+        action="credential.issued",
+        subject=record.credential_id,
+        now=now,
+        actor=actor,
+        organisation_id=organisation.id,
+        details={"achievement": achievement.public_id, "public_id": record.public_id},
+    )
+    return record
 
 
 #: Longest learner id a centre may keep with a credential (issued_credential.external_id).
