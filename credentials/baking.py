@@ -220,6 +220,12 @@ def _parse_svg(data: bytes) -> Element:
         raise BakingError("the SVG uses a DTD or entities, which are refused") from e
     except SafeElementTree.ParseError as e:
         raise BakingError(f"the SVG is not well-formed XML: {e}") from e
+    except (LookupError, ValueError) as e:
+        # The XML declaration names the encoding, and expat asks Python's codecs for it:
+        # an unknown name is a LookupError, a multi-byte or non-text codec a ValueError.
+        raise BakingError(
+            "the SVG declares a text encoding that cannot be read; save it as UTF-8"
+        ) from e
     _refuse_scripts(root)
     return root
 
@@ -338,7 +344,7 @@ def _as_utf8(svg: bytes) -> bytes:
         return svg
     try:
         text = svg.decode(codec)
-    except UnicodeDecodeError as e:
+    except (LookupError, ValueError) as e:  # not that encoding's text, or not a text codec
         raise BakingError(f"the SVG is not valid {encoding} text") from e
     return _ENCODING_DECLARATION.sub(r"\1\2UTF-8\2", text, count=1).encode("utf-8")
 

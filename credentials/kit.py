@@ -168,16 +168,17 @@ def canonical_json(document: Mapping[str, Any]) -> bytes:
     """Canonical JSON of the kit without its proof: sorted keys, no whitespace, UTF-8.
 
     Raises:
-        KitError: the document holds a value JSON cannot carry exactly (NaN, infinity).
+        KitError: the document holds a value JSON cannot carry exactly (NaN, infinity, an
+            integer of more than 4,300 digits, text with a lone surrogate).
     """
     unsigned = {k: v for k, v in document.items() if k != "proof"}
     try:
         text = json.dumps(
             unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         )
-    except ValueError as e:
-        raise KitError(f"the kit holds a value JSON cannot carry: {e}") from e
-    return text.encode("utf-8")
+        return text.encode("utf-8")
+    except ValueError as e:  # UnicodeEncodeError (a lone surrogate) is one too
+        raise KitError(f"the kit holds a value JSON cannot carry: {str(e)[:120]}") from e
 
 
 def _b64(data: bytes) -> str:
@@ -228,12 +229,16 @@ def parse_kit_json(raw: bytes | str) -> dict[str, Any]:
     Raises:
         KitError: too large, not UTF-8 JSON, nested too deeply, or not a kit.
     """
-    data = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+    try:
+        data = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
+    except UnicodeEncodeError as e:  # a lone surrogate, as json.loads can produce
+        raise KitError("the kit is not valid Unicode text") from e
     if len(data) > MAX_KIT_BYTES:
         raise KitError(f"the kit is larger than {MAX_KIT_BYTES:,} bytes")
     try:
         document = json.loads(data.decode("utf-8").lstrip("\ufeff"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:
+        # ValueError covers bad UTF-8, bad JSON and an integer too long to convert.
         raise KitError("the kit is not a JSON document") from e
     if not isinstance(document, dict) or not nesting_within(document, MAX_JSON_DEPTH):
         raise KitError("the kit is not a JSON object of a sensible depth")
@@ -299,7 +304,7 @@ def verify_kit_signature(document: Mapping[str, Any], pins: Iterable[str]) -> tu
         raise KitError("the kit's signature must have a detached payload")
     try:
         header = json.loads(_unb64(protected, "signature header"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (ValueError, RecursionError) as e:
         raise KitError("the kit's signature header is not JSON") from e
     # Pinned algorithm (RFC 8725 §2.1): never what the header asks for.
     if (
@@ -412,6 +417,8 @@ def read_kit(raw: bytes | str | Mapping[str, Any], *, pins: Iterable[str], now: 
         document.get("type") != KIT_TYPE or document.get("version") != KIT_VERSION
     ):
         raise KitError(f"the document is not a version {KIT_VERSION} verifier kit")
+    if isinstance(raw, Mapping) and not nesting_within(document, MAX_JSON_DEPTH):
+        raise KitError("the kit is not a JSON object of a sensible depth")
     method, pin = verify_kit_signature(document, pins)
     issued = _time(document.get("issued"), "issued time")
     valid_until = _time(document["validUntil"], "validUntil") if "validUntil" in document else None

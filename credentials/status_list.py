@@ -134,7 +134,7 @@ def parse_status_entries(credential: Mapping[str, Any]) -> list[StatusEntry]:
             raise MalformedCredentialError("credentialStatus must be an object or a list of them")
         if entry.get("type") != "BitstringStatusListEntry":
             raise MalformedCredentialError(
-                f"credentialStatus of type {entry.get('type')!r} is not supported"
+                f"credentialStatus of type {_shown(entry.get('type'))} is not supported"
             )
         index, url, purpose = (
             entry.get("statusListIndex"),
@@ -153,6 +153,20 @@ def parse_status_entries(credential: Mapping[str, Any]) -> list[StatusEntry]:
             raise MalformedCredentialError("statusPurpose is missing")
         parsed.append(StatusEntry(list_url=url, index=int(index), purpose=purpose))
     return parsed
+
+
+def _shown(value: object) -> str:
+    """An untrusted member's value for a message: clipped text, else only its JSON type.
+
+    ``repr`` of an integer of more than 4,300 digits raises ``ValueError``, and a long
+    string would swamp the message.
+    """
+    if isinstance(value, str):
+        return repr(value[:60])
+    return "null" if value is None else f"(a JSON {_JSON_TYPES.get(type(value), 'value')})"
+
+
+_JSON_TYPES = {bool: "boolean", int: "number", float: "number", list: "array", dict: "object"}
 
 
 def status_list_credential(
@@ -201,6 +215,6 @@ def read_status_list_credential(
         raise StatusListError("the status list credential has no BitstringStatusList subject")
     if subject.get("statusPurpose") != purpose:
         raise StatusListError(
-            f"the status list is for {subject.get('statusPurpose')!r}, not {purpose!r}"
+            f"the status list is for {_shown(subject.get('statusPurpose'))}, not {purpose!r}"
         )
     return decode_list(subject.get("encodedList"), max_bytes=max_bytes)

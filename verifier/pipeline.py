@@ -172,7 +172,10 @@ def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str,
             )
         obj: Any = dict(data)
     else:
-        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        try:
+            raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        except UnicodeEncodeError as e:  # a lone surrogate: no text a credential can hold
+            raise MalformedCredentialError("the input is not valid Unicode text") from e
         if len(raw) > max_bytes:
             raise CredentialTooLargeError(
                 f"the input is {len(raw):,} bytes; credentials larger than {max_bytes:,} bytes "
@@ -205,12 +208,15 @@ def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str,
             raise MalformedCredentialError(
                 f"the JSON is malformed: {e.msg} at line {e.lineno}, column {e.colno}"
             ) from e
+        except ValueError as e:  # an integer of more digits than Python converts
+            raise MalformedCredentialError(f"the JSON holds a number too long to read: {e}") from e
         if not nesting_within(obj, MAX_JSON_DEPTH):
             raise MalformedCredentialError(
                 f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels"
             )
     if not isinstance(obj, dict):
         raise MalformedCredentialError("a credential must be a JSON object")
+    _check_values(obj)
     # VC 2.0 EnvelopedVerifiableCredential: a JWT carried in a data: URL.
     if obj.get("type") == "EnvelopedVerifiableCredential" and isinstance(obj.get("id"), str):
         for prefix in _ENVELOPED_PREFIXES:
@@ -218,6 +224,40 @@ def _detect(data: bytes | str | Mapping[str, Any], max_bytes: int) -> tuple[str,
                 return "jwt", obj["id"][len(prefix) :], baked
         raise MalformedCredentialError("the enveloped credential does not carry a VC-JWT")
     return "json", obj, baked
+
+
+#: Beyond this, a JSON number cannot be a double, which JSON-LD processing turns numbers into.
+_LARGEST_NUMBER = 2**1023
+
+
+def _check_values(value: Any) -> None:
+    """Refuse text that is not Unicode (a lone surrogate, which JSON's \\u escapes can make)
+    and numbers too large for a double: neither can be canonicalised, so neither can be signed.
+
+    Raises:
+        MalformedCredentialError: naming which.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise MalformedCredentialError(
+                    "the credential holds text that is not valid Unicode (a lone surrogate)"
+                ) from e
+        elif (
+            isinstance(item, int | float)
+            and not isinstance(item, bool)
+            and (abs(item) >= _LARGEST_NUMBER or item != item)  # also NaN, which JSON lacks
+        ):
+            raise MalformedCredentialError("the credential holds a number JSON-LD cannot represent")
 
 
 def _check_shape(credential: Mapping[str, Any]) -> None:

@@ -82,7 +82,7 @@ def _parse_json(raw: bytes) -> Any:
         return None
     try:
         value = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: also an integer of 4,301+ digits
         return None
     return value if nesting_within(value, MAX_JSON_DEPTH) else None
 
@@ -91,7 +91,8 @@ def looks_like_wallet(data: bytes | str | Mapping[str, Any]) -> bool:
     """True for a ZIP archive or a JSON ``ClrCredential`` (cheap: decides the route only)."""
     if isinstance(data, Mapping):
         return is_clr(data)
-    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    # surrogatepass: a lone surrogate makes the bytes invalid UTF-8, so no wallet, not a crash
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if archive.is_zip(raw):
         return True
     head = raw[:4096]

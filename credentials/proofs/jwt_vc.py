@@ -32,6 +32,7 @@ from ..errors import (
     MalformedCredentialError,
     UnsupportedAlgorithmError,
 )
+from ..limits import MAX_JSON_DEPTH, nesting_within
 from ..openbadges import issuer_id
 from .base import SUPPORTED_ALGORITHMS, Signer, VerificationKey
 
@@ -42,6 +43,7 @@ FORBIDDEN_HEADER_MEMBERS = frozenset({"jku", "x5u", "x5c", "x5t", "x5t#S256", "j
 ACCEPTED_TYPES = frozenset({"JWT", "vc+jwt", "vc+ld+json+jwt", "vc-ld+jwt"})
 REGISTERED_CLAIMS = ("iss", "jti", "nbf", "sub", "exp", "iat", "aud")
 MAX_TOKEN_LENGTH = 1_000_000
+_TOO_DEEP = f"the JWT {{part}} is nested deeper than {MAX_JSON_DEPTH} levels"
 
 KeyResolver = Callable[[str], VerificationKey]
 
@@ -120,10 +122,14 @@ def read_unverified_header(unverified_token: str) -> dict[str, Any]:
     # names the rule that refused the token whatever the PyJWT version validates.
     try:
         unverified_header = json.loads(base64url_decode(unverified_token.split(".", 1)[0]))
+    except RecursionError as e:  # json.loads on a header nested a thousand levels deep
+        raise MalformedCredentialError(_TOO_DEEP.format(part="header")) from e
     except (ValueError, binascii.Error) as e:
         raise MalformedCredentialError("the JWT header is not base64url-encoded JSON") from e
     if not isinstance(unverified_header, dict):
         raise MalformedCredentialError("the JWT header is not a JSON object")
+    if not nesting_within(unverified_header, MAX_JSON_DEPTH):
+        raise MalformedCredentialError(_TOO_DEEP.format(part="header"))
     forbidden = sorted(FORBIDDEN_HEADER_MEMBERS & unverified_header.keys())
     if forbidden:
         raise InvalidProofError(
@@ -150,13 +156,23 @@ def read_unverified_claims(unverified_token: str) -> dict[str, Any]:
     """The payload, unverified: only to find which issuer to ask for the key.
 
     Raises:
-        MalformedCredentialError: the payload is not a JSON object.
+        MalformedCredentialError: the payload is not a JSON object, or is nested too deeply.
     """
     try:
         unverified_claims = jwt.decode(unverified_token, options={"verify_signature": False})
     except jwt.PyJWTError as e:
         raise MalformedCredentialError(f"the JWT payload cannot be read: {e}") from e
+    except RecursionError as e:
+        raise MalformedCredentialError(_TOO_DEEP.format(part="payload")) from e
+    _check_depth(unverified_claims)
     return unverified_claims
+
+
+def _check_depth(claims: dict[str, Any]) -> None:
+    # PyJWT parses the payload only after the signature verified (so tampering is reported
+    # as such); the depth every parser of ours keeps to is checked on what it returns.
+    if not nesting_within(claims, MAX_JSON_DEPTH):
+        raise MalformedCredentialError(_TOO_DEEP.format(part="payload"))
 
 
 def decode_vc_jwt(unverified_token: str, resolve_key: KeyResolver) -> DecodedJwt:
@@ -208,6 +224,9 @@ def decode_vc_jwt(unverified_token: str, resolve_key: KeyResolver) -> DecodedJwt
         raise MalformedCredentialError(f"the JWT cannot be decoded: {e}") from e
     except jwt.PyJWTError as e:
         raise InvalidProofError(f"the JWT is not acceptable: {e}") from e
+    except RecursionError as e:
+        raise MalformedCredentialError(_TOO_DEEP.format(part="payload")) from e
+    _check_depth(claims)
 
     if "vc" in claims:
         shape = "vcdm1.1"

@@ -438,3 +438,15 @@ def test_the_verifier_reports_why_a_scripted_svg_is_refused():
     result = verify_credential(hostile, resolver=StaticResolver(), now=NOW)
     assert result.verdict == Verdict.INVALID
     assert "contains scripts" in result.check("format").message
+
+
+@pytest.mark.parametrize("encoding", ["TTF-8", "utf-32", "rot13", "idna", "punycode"])
+def test_an_svg_declaring_an_encoding_that_cannot_be_read_is_refused_not_a_crash(encoding):
+    # expat asks Python's codecs for the declared encoding: LookupError, ValueError and
+    # UnicodeError escaped unbake_svg (and so the verifier) before (found by tests/property).
+    svg = f'<?xml version="1.0" encoding="{encoding}"?><svg xmlns="http://www.w3.org/2000/svg"/>'
+
+    with pytest.raises(BakingError, match="encoding"):
+        unbake_svg(svg.encode())
+    with pytest.raises(BakingError):
+        bake_svg(svg.encode().replace(b"idna", b"rot13"), TOKEN)

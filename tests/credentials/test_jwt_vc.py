@@ -534,3 +534,27 @@ def test_relative_kid_never_borrows_another_issuers_key(eddsa, iss):
 
     with pytest.raises(InvalidProofError):
         jwt_vc.decode_vc_jwt(token, StaticResolver(eddsa, outsider).resolve)
+
+
+# -- deeply nested parts (found by tests/property) ---------------------------------------
+
+
+def test_a_header_nested_ten_thousand_deep_is_malformed_not_a_crash():
+    deep = "[" * 10_000 + "]" * 10_000
+    token = f"{b64(deep.encode())}.e30."
+
+    with pytest.raises(MalformedCredentialError, match="header is nested deeper than 64"):
+        jwt_vc.read_unverified_header(token)
+
+
+def test_a_signed_payload_nested_deeper_than_the_limit_is_malformed(eddsa):
+    _, payload = read_token(jwt_vc.encode_vc_jwt(full_credential(), eddsa))
+    deep: Any = "leaf"
+    for _ in range(70):
+        deep = [deep]
+    token = sign_token(
+        eddsa, {"alg": "EdDSA", "kid": eddsa.verification_method}, payload | {"evidence": deep}
+    )
+
+    with pytest.raises(MalformedCredentialError, match="payload is nested deeper than 64"):
+        jwt_vc.decode_vc_jwt(token, StaticResolver(eddsa).resolve)

@@ -155,3 +155,13 @@ def test_schema_violations_are_reported_with_their_place(change, where):
         validate_open_badge(credential)
     assert caught.value.code == "schema-invalid"
     assert any(where in problem for problem in caught.value.problems)
+
+
+def test_a_number_too_long_to_print_is_a_schema_problem_not_a_crash():
+    # jsonschema words its messages with repr(), which raises past 4,300 digits.
+    credential = make_credential(name=10**5000)
+
+    with pytest.raises(SchemaValidationError) as excinfo:
+        validate_open_badge(credential)
+
+    assert "number too long" in excinfo.value.problems[0]

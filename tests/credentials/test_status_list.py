@@ -161,3 +161,11 @@ def test_list_credential_round_trip_and_purpose_check():
         read_status_list_credential(
             credential | {"type": ["VerifiableCredential"]}, purpose="revocation"
         )
+
+
+def test_an_entry_whose_type_is_a_huge_number_is_malformed_with_a_readable_message():
+    # repr() of an integer of more than 4,300 digits raises ValueError (found by tests/property).
+    with pytest.raises(
+        MalformedCredentialError, match=r"of type \(a JSON number\) is not supported"
+    ):
+        parse_status_entries({"credentialStatus": {"type": 10**5000}})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import threading
 import time
 import zipfile
@@ -837,3 +838,51 @@ def test_the_queue_waits_for_a_stopping_consumer_and_resumes(live_app):
         again.stop(graceful=True)
     with sessionmaker(engine)() as session:
         assert _count(session, IssuedCredential, IssuedCredential.bulk_job_id == job.id) == 30
+
+
+# -- damaged workbooks (found by tests/property) -------------------------------------------
+
+
+def _damage_part(workbook: bytes, name: str, *, flag: int | None = None) -> bytes:
+    """``workbook`` with one byte of ``name``'s deflated data changed, or its ZIP flag set."""
+    damaged = bytearray(workbook)
+    header = workbook.index(name.encode()) - 30  # a local file header is 30 bytes + name
+    assert damaged[header : header + 4] == b"PK\x03\x04"
+    if flag is not None:
+        central = workbook.rindex(name.encode()) - 46
+        damaged[central + 8] |= flag
+        damaged[header + 6] |= flag
+        return bytes(damaged)
+    name_length, extra_length = struct.unpack("<HH", workbook[header + 26 : header + 30])
+    data = header + 30 + name_length + extra_length
+    damaged[data + 40] ^= 0xFF
+    return bytes(damaged)
+
+
+def test_a_workbook_with_damaged_compressed_data_is_refused_not_a_crash():
+    # openpyxl let zlib.error ("invalid distance too far back") escape for this file.
+    workbook = xlsx_bytes([["name", "email"], ["Amina Haddad", "amina@example.org"]])
+
+    with pytest.raises(bulk.SpreadsheetError, match=r"cannot be read|damaged zip"):
+        bulk.read_spreadsheet(_damage_part(workbook, "xl/theme/theme1.xml"), "learners.xlsx")
+
+
+def test_a_workbook_with_encrypted_parts_is_refused_before_reading():
+    workbook = xlsx_bytes([["name", "email"], ["Amina Haddad", "amina@example.org"]])
+
+    with pytest.raises(bulk.SpreadsheetError, match="encrypted or compressed in a way"):
+        bulk.read_spreadsheet(
+            _damage_part(workbook, "xl/worksheets/sheet1.xml", flag=0x1), "learners.xlsx"
+        )
+
+
+def test_a_workbook_whose_offsets_point_before_the_file_is_refused_not_a_crash():
+    # A central directory said to start 100 kB later than it does puts every part's offset
+    # before byte 0; zipfile raised ValueError ("negative seek value") on reading one.
+    workbook = bytearray(xlsx_bytes([["name", "email"], ["Amina Haddad", "amina@example.org"]]))
+    end = workbook.rindex(b"PK\x05\x06")
+    (offset,) = struct.unpack("<I", workbook[end + 16 : end + 20])
+    workbook[end + 16 : end + 20] = struct.pack("<I", offset + 100_000)
+
+    with pytest.raises(bulk.SpreadsheetError, match="damaged zip"):
+        bulk.read_spreadsheet(bytes(workbook), "learners.xlsx")

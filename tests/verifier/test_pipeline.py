@@ -466,3 +466,24 @@ def test_a_proof_that_is_not_an_object_is_invalid_not_a_crash(proof):
     result = verify_credential(credential, resolver=StaticResolver(signer), now=NOW)
     assert result.verdict == Verdict.INVALID
     assert result.check("proof").outcome == Outcome.FAILED
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ('{"a": ' + "1" * 5000 + "}", "a number too long to read"),
+        ("\ud800", "not valid Unicode text"),
+        ({"name": "\ud800"}, "not valid Unicode (a lone surrogate)"),
+        ({"name": 10**400}, "a number JSON-LD cannot represent"),
+        ({"name": float("nan")}, "a number JSON-LD cannot represent"),
+    ],
+)
+def test_text_and_numbers_no_proof_can_cover_are_a_failed_format_not_a_crash(data, words):
+    """Found by the property tests: each of these escaped verify_credential as an exception."""
+    signer = make_signer("EdDSA")
+    if isinstance(data, dict):
+        data = {**signed_json(signer), **data}
+    result = verify_credential(data, resolver=StaticResolver(signer), now=NOW)
+    assert result.verdict == Verdict.INVALID
+    assert result.check("format").outcome == Outcome.FAILED
+    assert words in result.check("format").message
