@@ -40,10 +40,12 @@ from verifier.wallet import (
 
 from . import (
     accounts,
+    backup,
     bulk,
     catalogue,
     claims,
     demo,
+    doctor,
     jobs,
     kit,
     mail,
@@ -1155,3 +1157,104 @@ def _worker_hooks(app: Flask) -> dict[str, Callable[..., None]]:
             consumer.stop()
 
     return {"post_fork": post_fork, "worker_exit": worker_exit}
+
+
+# -- operations: doctor, backup, restore ---------------------------------------------------
+
+
+@cli.command("doctor", with_appcontext=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON (monitoring).")
+@click.pass_obj
+def doctor_command(info: ScriptInfo, as_json: bool) -> None:
+    """Check this deployment's configuration and connectivity, and say what is wrong.
+
+    Exits 0 when nothing is a PROBLEM (warnings allowed), 1 otherwise. Prints no secrets.
+    """
+    try:
+        app = info.load_app()
+    except click.ClickException as e:  # _create_app: the configuration is refused
+        report = doctor.configuration_failed(e.message.removeprefix("configuration: "))
+    else:
+        with app.app_context():
+            report = doctor.diagnose(app, now=utcnow())
+    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.as_text())
+    sys.exit(0 if report.healthy else 1)
+
+
+#: Progress lines on stderr at most this often (rows), plus one when a table is done.
+PROGRESS_EVERY = 100_000
+
+
+def _progress(verb: str) -> backup.Progress:
+    def report(table: str, done: int, total: int) -> None:
+        if total and (done == total or done % PROGRESS_EVERY == 0):
+            click.echo(f"  {verb} {table}: {done:,} of {total:,} rows", err=True)
+
+    return report
+
+
+@cli.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+@_friendly
+def backup_command(file: Path) -> None:
+    """Write every row of the database to FILE (a ZIP archive, mode 0600).
+
+    Works on SQLite and PostgreSQL alike and restores on either. Private keys stay encrypted
+    exactly as stored; the archive never holds TESSERA_KEK: back the KEK up separately, or the
+    restored keys cannot sign.
+    """
+    engine = current_app.extensions["tessera.engine"]
+    click.echo(f"Backing up {engine.url.render_as_string(hide_password=True)} ...", err=True)
+    summary = backup.write_backup(engine, file, now=utcnow(), progress=_progress("wrote"))
+    click.echo(
+        f"Wrote {summary.rows:,} rows of {len(summary.tables)} tables (schema revision "
+        f"{summary.revision}) to {summary.path}."
+    )
+    click.echo("It holds no KEK and no private key in the clear; keep TESSERA_KEK apart from it.")
+
+
+@cli.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="DELETE every row now in the database, then restore. Without it, restore refuses "
+    "a database that holds anything.",
+)
+@with_appcontext
+@_friendly
+def restore_command(file: Path, force: bool) -> None:
+    """Load a `tessera backup` archive into an empty database, all or nothing.
+
+    Checks the whole archive first, migrates the database, then writes every row in one
+    transaction. Restore with the TESSERA_KEK of the backed-up instance, or its keys cannot
+    sign (`tessera doctor` says so).
+    """
+    engine = current_app.extensions["tessera.engine"]
+    where = engine.url.render_as_string(hide_password=True)
+    manifest = backup.inspect_archive(file, verify_rows=False)  # restore checks every row
+    click.echo(
+        f"Restoring {manifest.rows:,} rows (backup of {manifest.created_at}, from "
+        f"{manifest.source_engine}) into {where} ...",
+        err=True,
+    )
+    if force:
+        click.echo(
+            f"--force: every row now in {where} will be deleted and replaced by the backup.",
+            err=True,
+        )
+    summary = backup.restore_backup(
+        engine, file, now=utcnow(), force=force, progress=_progress("restored")
+    )
+    if summary.deleted:
+        click.echo(f"Deleted the {summary.deleted:,} rows that were there before.")
+    click.echo(f"Restored {summary.rows:,} rows of {len(summary.tables)} tables from {file}.")
+    unusable = doctor.unusable_keys(db(), _config()["KEK"])
+    if unusable:
+        click.echo(
+            f"WARNING: {len(unusable)} signing keys cannot be decrypted with the configured "
+            "TESSERA_KEK: nothing can be issued until TESSERA_KEK is the key-encryption key of "
+            "the instance the backup came from (see `tessera doctor`).",
+            err=True,
+        )

@@ -1,0 +1,226 @@
+"""The production server: real gunicorn with ``issuer/gunicorn_conf.py``, on SQLite.
+
+    gunicorn -c python:issuer.gunicorn_conf 'issuer.app:create_app()'
+
+Set up with the CLI as an operator would, served on a free loopback port, checked over HTTP,
+then stopped with SIGTERM as systemd or docker would.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+
+from issuer import catalogue, migrate, services
+from issuer.app import create_app
+from issuer.clock import utcnow
+from issuer.models import IssuedCredential
+
+from ..helpers import WELDING_SKILL
+from .conftest import operator_env
+
+BIN = Path(sys.executable).parent
+START_TIMEOUT = 30
+STOP_TIMEOUT = 40  # above the configured graceful timeout (30 s)
+WORKERS = 2
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+# Talk to the local server directly, whatever proxy the environment names; show redirects.
+http = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def set_up_instance(env: dict[str, str]) -> tuple[IssuedCredential, str]:
+    """What `tessera init`, `org create`, `achievement create` and `issue` do, in-process.
+
+    (Each `tessera` process spends seconds importing; the server is what is tested here.)
+    The secrets are generated into the instance folder, where gunicorn's app finds them.
+    """
+    app = create_app(
+        {
+            "INSTANCE": env["TESSERA_INSTANCE"],
+            "DATABASE_URL": env["TESSERA_DATABASE_URL"],
+            "PUBLIC_URL": env["TESSERA_PUBLIC_URL"],
+        }
+    )
+    kek, public_url, now = app.config["KEK_FERNET"], app.config["PUBLIC_URL"], utcnow()
+    migrate.upgrade(app.extensions["tessera.engine"])
+    try:
+        with app.extensions["tessera.sessionmaker"]() as db:
+            services.ensure_instance_keys(db, kek, public_url=public_url, now=now)
+            centre = services.create_organisation(
+                db,
+                kek,
+                slug="northside",
+                name="Northside Skills Centre",
+                public_url=public_url,
+                now=now,
+            )
+            welding = services.create_achievement(
+                db,
+                organisation=centre,
+                name="Perform MAG welding",
+                description="Welds steel.",
+                criteria="Passed bend tests.",
+                achievement_type="ext:JobTask",
+                skills=[f"{WELDING_SKILL}=perform metal active gas welding"],
+                now=now,
+            )
+            record = services.issue_credential(
+                db,
+                kek,
+                organisation=centre,
+                achievement=welding,
+                name="Amina Haddad",
+                email="amina@example.org",
+                public_url=public_url,
+                now=now,
+            ).record
+            token = catalogue.new_claim_link(db, record, now=now, actor="test")
+            return record, token
+    finally:
+        app.extensions["tessera.engine"].dispose()
+
+
+def start_gunicorn(cwd: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    with (cwd / "gunicorn.log").open("wb") as log:
+        return subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "-c",
+                "python:issuer.gunicorn_conf",
+                "issuer.app:create_app()",
+            ],
+            cwd=cwd,
+            env=env
+            | {
+                "TESSERA_BIND": f"127.0.0.1:{port}",
+                "TESSERA_WORKERS": str(WORKERS),
+                "TESSERA_ACCESS_LOG": str(cwd / "access.log"),
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_until_healthy(base_url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            with http.open(f"{base_url}/healthz", timeout=2) as response:
+                if response.status == HTTPStatus.OK:
+                    return
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"gunicorn did not become healthy:\n{log.read_text()}")
+        time.sleep(0.2)
+
+
+def stop(server: subprocess.Popen[bytes]) -> int:
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            return server.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=STOP_TIMEOUT)
+            pytest.fail("gunicorn did not stop on SIGTERM")
+    return server.returncode
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with http.open(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def verify(base_url: str, credential: object) -> dict[str, object]:
+    request = urllib.request.Request(
+        f"{base_url}/api/v1/verify",
+        data=json.dumps({"credential": credential}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with http.open(request, timeout=30) as response:
+        assert response.status == HTTPStatus.OK
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def operator(tmp_path: Path):  # type: ignore[no-untyped-def]
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = operator_env(tmp_path, f"sqlite:///{tmp_path / 'instance' / 'tessera.db'}", base_url)
+    return tmp_path, env, port, base_url
+
+
+def test_gunicorn_serves_health_and_verification_and_stops_cleanly(operator):
+    cwd, env, port, base_url = operator
+    record, claim_token = set_up_instance(env)
+
+    server = start_gunicorn(cwd, env, port)
+    log = cwd / "gunicorn.log"
+    try:
+        wait_until_healthy(base_url, server, log)
+        status, body = get(f"{base_url}/healthz?token=query-secret-4711")
+        assert status == HTTPStatus.OK
+        assert json.loads(body) == {"status": "ok", "database": "ok"}
+
+        for credential in (json.loads(record.document), record.jwt):
+            result = verify(base_url, credential)
+            assert result["verified"] is True, result
+            assert result["verdict"] == "valid"
+
+        status, _ = get(f"{base_url}/claim/{claim_token}")
+        assert status == HTTPStatus.SEE_OTHER  # into the worker's wallet
+    finally:
+        code = stop(server)
+    output = log.read_text()
+    assert code == 0, output
+    assert output.count("Booting worker") == WORKERS
+    assert "Traceback" not in output
+
+    access = (cwd / "access.log").read_text()
+    assert '"GET /healthz HTTP/1.1" 200' in access
+    assert '"POST /api/v1/verify HTTP/1.1" 200' in access
+    assert '"GET /claim/[redacted] HTTP/1.1" 303' in access
+    assert claim_token not in access
+    assert "query-secret-4711" not in access
+
+
+def test_gunicorn_refuses_a_database_that_needs_migrating(operator):
+    cwd, env, port, _ = operator
+    server = start_gunicorn(cwd, env, port)
+    try:
+        code = server.wait(timeout=START_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        stop(server)
+        pytest.fail("gunicorn served a database without tables")
+    output = (cwd / "gunicorn.log").read_text()
+    assert code != 0
+    assert "the database needs migrating: run `tessera init` first" in output
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
