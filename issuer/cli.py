@@ -734,14 +734,42 @@ def kit_group() -> None:
     multiple=True,
     help="The signer key (z6Mk...) of the kits given with --include; repeatable.",
 )
+@click.option(
+    "--issuer",
+    "remote_issuers",
+    multiple=True,
+    help="Another site's did:web issuer to carry too: its DID document is fetched now "
+    "(repeatable).",
+)
+@click.option(
+    "--status-list",
+    "remote_lists",
+    multiple=True,
+    help="A status list URL of an --issuer to carry too: fetched and checked now (repeatable).",
+)
 @with_appcontext
 @_friendly
 def kit_export(
-    out: Path, valid_for: Any, included: tuple[str, ...], include_pins: tuple[str, ...]
+    out: Path,
+    valid_for: Any,
+    included: tuple[str, ...],
+    include_pins: tuple[str, ...],
+    remote_issuers: tuple[str, ...],
+    remote_lists: tuple[str, ...],
 ) -> None:
     """Write a fresh signed verifier kit of every centre on this instance."""
     config = _config()
     also = [_kit_verifier(path, include_pins, None, utcnow()).kit for path in included]
+    if remote_lists and not remote_issuers:
+        raise click.UsageError("--status-list needs the --issuer that publishes it")
+    fetched: list[dict[str, Any]] = []
+    if remote_issuers:
+        client = current_app.extensions["tessera.public_resolution"].client
+        if client is None:
+            raise click.UsageError(
+                "--issuer needs fetching, which is off here (TESSERA_REMOTE_RESOLUTION)"
+            )
+        fetched = kit.fetch_issuers(client, remote_issuers, remote_lists, now=utcnow())
     exported = kit.export_kit(
         db(),
         config["KEK_FERNET"],
@@ -749,6 +777,7 @@ def kit_export(
         now=utcnow(),
         ttl=config["STATUS_LIST_TTL"],
         valid_for=valid_for or kit.DEFAULT_VALID_FOR,
+        fetched=fetched,
         also=also,
     )
     if str(out) == "-":

@@ -20,8 +20,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from credentials import issuer_id
 from credentials import kit as kits
+from credentials.errors import StatusUnavailableError
 from keys import KeyPurpose, KeyRing, verification_key
+from verifier.did_web import DidWebResolver
+from verifier.http import GuardedHttpClient
+from verifier.status import RemoteStatusSource, verify_list_credential
 
 from . import services, status
 from .models import Organisation, StatusList
@@ -74,6 +79,48 @@ def _status_lists(
     return entries
 
 
+def fetch_issuers(
+    client: GuardedHttpClient, dids: Sequence[str], list_urls: Sequence[str], *, now: datetime
+) -> list[dict[str, Any]]:
+    """Other sites' did:web issuers as they publish themselves now, for a kit to carry.
+
+    Each DID document is fetched through the guarded client (its allowlist, timeouts and size
+    caps apply); each status list is fetched, its proof checked with its issuer's published
+    keys, and filed under that issuer, which must be one of ``dids``. The list is carried
+    exactly as served, so offline verifiers check the issuer's own proof again.
+
+    Raises:
+        CredentialError: a document or list could not be fetched or does not verify; the
+            message names which.
+    """
+    resolver = DidWebResolver(client)
+    documents = {did: resolver.resolve_document(did) for did in dict.fromkeys(dids)}
+    lists: dict[str, list[dict[str, Any]]] = {did: [] for did in documents}
+    for url in dict.fromkeys(list_urls):
+        fetched = client.get(url, accept=RemoteStatusSource.ACCEPT)
+        try:
+            body = fetched.body.decode("utf-8").strip()
+            raw: dict[str, Any] | str = body if not body.startswith("{") else fetched.json()
+        except ValueError as e:
+            raise StatusUnavailableError(f"the status list at {url} is not readable: {e}") from e
+        credential = verify_list_credential(raw, resolver)
+        signed_by = issuer_id(credential)
+        if signed_by not in lists:
+            raise StatusUnavailableError(
+                f"the status list at {url} is published by {signed_by[:200]}: add --issuer "
+                "for it, or leave the list out"
+            )
+        if credential.get("id") != url:
+            raise StatusUnavailableError(f"the status list at {url} names another id")
+        lists[signed_by].append(kits.status_list_entry(url, raw, now))
+    return [
+        kits.issuer_entry(
+            did, did.removeprefix("did:web:"), did_document=document, status_lists=lists[did]
+        )
+        for did, document in documents.items()
+    ]
+
+
 def signer_pin(ring: KeyRing) -> tuple[str, str]:
     """The instance key that signs kits and its pin (Multikey)."""
     signer = ring.active(KeyPurpose.DATA_INTEGRITY)
@@ -92,6 +139,7 @@ def export_kit(
     now: datetime,
     ttl: int,
     valid_for: timedelta = DEFAULT_VALID_FOR,
+    fetched: Sequence[dict[str, Any]] = (),
     also: Sequence[kits.Kit] = (),
 ) -> ExportedKit:
     """A fresh kit of every centre on this instance, signed by the instance.
@@ -100,7 +148,8 @@ def export_kit(
     re-signed when changed or half that old, as when they are served. ``also``: other
     instances' kits, already checked against their pinned signers; their issuers are carried
     too (each list still with its own issuer's proof), and this instance then vouches for
-    them. An issuer this instance hosts is never taken from another kit.
+    them. ``fetched``: other sites' issuers from :func:`fetch_issuers`, likewise vouched for.
+    An issuer this instance hosts is never taken from elsewhere.
     """
     ring = services.ensure_instance_keys(session, kek, public_url=public_url, now=now)
     host = urlsplit(public_url).hostname or public_url
@@ -127,6 +176,11 @@ def export_kit(
             )
         )
     seen = {entry["id"] for entry in issuers}
+    for entry in fetched:
+        if entry["id"] not in seen:
+            seen.add(entry["id"])
+            lists += len(entry["statusLists"])
+            issuers.append(entry)
     for other in also:
         for carried in other.issuers:
             if carried.id in seen:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -116,3 +117,64 @@ def test_a_forged_key_under_our_own_host_is_invalid_without_any_fetch(app, https
     result = _verify(app, signed_json(forger))
     assert result.verdict == Verdict.INVALID
     assert https_server.requests == []
+
+
+# -- carrying another site's issuer in this instance's verifier kit ----------------------------
+
+
+def _export(app, *args):
+    from issuer.cli import cli  # the CLI imports the whole issuer: only these tests need it
+
+    return app.test_cli_runner().invoke(cli, ["kit", "export", *map(str, args)])
+
+
+def _offline(path, pin):
+    from verifier.kit import load_offline_verifier
+
+    with open(path, "rb") as f:
+        return load_offline_verifier(f.read(), pins=[pin], now=utcnow())
+
+
+def test_a_kit_carries_another_sites_issuer_and_its_list_for_offline_checks(app, remote, tmp_path):
+    did, credential, publish_list, server = remote
+    publish_list()
+    out = tmp_path / "kit.json"
+    result = _export(app, "--out", out, "--issuer", did, "--status-list", server.url("/status/1"))
+    assert result.exit_code == 0, result.output
+    pin = re.search(r"\b(z6Mk\w+)", result.output.split("pin this key")[1]).group(1)
+    server.stop()  # offline from here on: the kit alone answers
+    checker = _offline(out, pin)
+    found = checker.verify(credential, now=utcnow())
+    assert found.verdict == Verdict.VALID  # the kit's signer vouches for the issuers it carries
+    assert found.check("status").outcome == Outcome.PASSED
+
+
+def test_a_revocation_at_the_other_site_reaches_the_next_kit(app, remote, tmp_path):
+    did, credential, publish_list, server = remote
+    publish_list(INDEX)
+    out = tmp_path / "kit.json"
+    result = _export(app, "--out", out, "--issuer", did, "--status-list", server.url("/status/1"))
+    assert result.exit_code == 0, result.output
+    pin = re.search(r"\b(z6Mk\w+)", result.output.split("pin this key")[1]).group(1)
+    assert _offline(out, pin).verify(credential, now=utcnow()).verdict == Verdict.REVOKED
+
+
+def test_a_list_of_an_issuer_not_named_is_refused_and_nothing_is_written(app, remote, tmp_path):
+    far, _, publish_list, server = remote
+    publish_list()
+    near = did_web(server.base_url, "orgs", "near")
+    signer = make_signer("EdDSA", did=near, fragment="key-1")
+    jwk = public_jwk(signer.public_key, kid=signer.verification_method, algorithm="EdDSA")
+    document = did_document(near, [(key_of(signer), jwk)])
+    server.routes["/orgs/near/did.json"] = (200, {}, json.dumps(document).encode())
+    out = tmp_path / "kit.json"
+    result = _export(app, "--out", out, "--issuer", near, "--status-list", server.url("/status/1"))
+    assert result.exit_code == 1
+    assert f"is published by {far}: add --issuer for it" in result.output
+    assert not out.exists()
+
+
+def test_a_status_list_without_its_issuer_is_a_usage_error(app, tmp_path):
+    result = _export(app, "--out", tmp_path / "k.json", "--status-list", "https://x.example/s/1")
+    assert result.exit_code == 2
+    assert "--status-list needs the --issuer that publishes it" in result.output
