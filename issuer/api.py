@@ -35,7 +35,7 @@ from schemas import (
     RevokeRequestSchema,
 )
 from verifier.api import REQUEST_PROBLEMS, read_json_body
-from verifier.ratelimit import ISSUE, limited
+from verifier.ratelimit import ISSUE, limited, openapi_429
 from verifier.security import csrf
 
 from . import auth, catalogue, claims, services
@@ -334,17 +334,7 @@ JSON = "application/json"
 _ID = {"name": "public_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _AUTH_PROBLEMS = {"401": "Problem", "403": "Problem"}
 #: The answer of an operation marked ``limited`` (verifier/ratelimit.py) to a client going too fast.
-TOO_MANY_REQUESTS: dict[str, Any] = {
-    "description": "too many requests (issuing is counted per API token): try again after "
-    "Retry-After seconds",
-    "headers": {
-        "Retry-After": {
-            "description": "seconds to wait before trying again",
-            "schema": {"type": "integer", "minimum": 1},
-        }
-    },
-    "content": {"application/problem+json": {"schema": "Problem"}},
-}
+TOO_MANY_REQUESTS = openapi_429("issuing is counted per API token")
 
 
 def _body(schema: str, description: str) -> dict[str, Any]:

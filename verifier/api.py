@@ -44,9 +44,9 @@ from schemas import (
 from .backend import backend, public_id_in, tally, verify_any
 from .messages import N_, Message, explain
 from .pipeline import Check, Outcome, Verdict, VerificationResult
+from .ratelimit import VERIFY, limited, openapi_429
 from .recipient import belongs_to
 from .resolvers import DidKeyResolver
-from .ratelimit import VERIFY, limited
 from .security import csrf
 from .wallet import WalletResult, looks_like_wallet
 
@@ -503,6 +503,9 @@ def _ok(schema: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {JSON_MEDIA_TYPE: {"schema": schema}}}
 
 
+#: What a verifying operation answers to a network that checks too much too fast.
+VERIFY_429 = openapi_429("verification is counted per client network")
+
 #: What every JSON endpoint answers to a request it cannot read.
 REQUEST_PROBLEMS: dict[str, str] = {
     "400": "Problem",
@@ -604,6 +607,7 @@ def openapi_spec(*, title: str, description: str) -> APISpec:
                             }
                         },
                     },
+                    "429": VERIFY_429,
                     **REQUEST_PROBLEMS,
                 },
             }
@@ -625,6 +629,7 @@ def openapi_spec(*, title: str, description: str) -> APISpec:
                 ),
                 "responses": {
                     "200": _ok("VerifyCredentialResponse", "the verification result"),
+                    "429": VERIFY_429,
                     **REQUEST_PROBLEMS,
                 },
             }
@@ -650,6 +655,7 @@ def openapi_spec(*, title: str, description: str) -> APISpec:
                 ),
                 "responses": {
                     "200": _ok("VerifyPresentationResponse", "the verification result"),
+                    "429": VERIFY_429,
                     **REQUEST_PROBLEMS,
                 },
             }

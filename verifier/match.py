@@ -57,7 +57,7 @@ from .messages import N_, Message, say, with_detail
 from .pages import _limit_mb, http_error
 from .pipeline import Outcome, VerificationResult
 from .problems import problem
-from .ratelimit import VERIFY, limited
+from .ratelimit import VERIFY, limited, openapi_429
 from .security import csrf
 from .wallet import WalletResult, looks_like_wallet
 
@@ -544,7 +544,13 @@ def document_api(spec: APISpec) -> None:
     ):
         spec.components.schema(name, schema=schema)
     spec.tag({"name": "match", "description": "Job-task matching of a worker's credentials"})
-    problems = {"400": "Problem", "413": "Problem", "415": "Problem", "422": "Problem"}
+    problems = {
+        "400": "Problem",
+        "413": "Problem",
+        "415": "Problem",
+        "422": "Problem",
+        "429": openapi_429("checking is counted per client network"),
+    }
     spec.path(
         path="/api/v1/match",
         operations={

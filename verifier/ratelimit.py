@@ -329,3 +329,17 @@ def too_many_requests(error: RateLimitExceeded) -> Response:
     response.headers["Retry-After"] = str(seconds)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def openapi_429(counted: str) -> dict[str, Any]:
+    """The OpenAPI response of a limited operation; ``counted`` says per what it is counted."""
+    return {
+        "description": f"too many requests ({counted}): try again after Retry-After seconds",
+        "headers": {
+            "Retry-After": {
+                "description": "seconds to wait before trying again",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+        "content": {"application/problem+json": {"schema": "Problem"}},
+    }

@@ -17,18 +17,6 @@ from .conftest import CALLS, Credentials, Existing, openapi_document, operations
 
 LIMIT = "2/minute"
 
-#: Documented in verifier/api.py's and verifier/match.py's OpenAPI parts, which this change
-#: does not own; strict, so the marks go once the 429s are documented there.
-UNDOCUMENTED_ELSEWHERE = pytest.mark.xfail(
-    strict=True, reason="429 not yet documented in the verifier's OpenAPI paths"
-)
-VERIFIER_OPERATIONS = {
-    "POST /api/v1/verify",
-    "POST /credentials/verify",
-    "POST /presentations/verify",
-    "POST /api/v1/match",
-}
-
 
 @pytest.fixture
 def app_settings() -> dict[str, Any]:
@@ -60,7 +48,6 @@ def _sent_until_limited(
             path,
             operation,
             id=f"{method} {path}",
-            marks=[UNDOCUMENTED_ELSEWHERE] if f"{method} {path}" in VERIFIER_OPERATIONS else [],
         )
         for method, path, operation in operations(openapi_document())
     ],
