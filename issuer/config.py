@@ -49,6 +49,9 @@ def defaults(instance: Path) -> dict[str, Any]:
         # Freshness bound of published status lists (seconds): a revocation reaches verifiers
         # that cache lists as told within this time.
         "STATUS_LIST_TTL": 300,
+        # Verification counts (outcomes) are added up in each process and written at most this
+        # often: a committed write per employer's check would cap the verify API (0: at once).
+        "TALLY_FLUSH_SECONDS": 5,
         "SECRET_KEY": None,
         "KEK": None,
         # The VC-API issue endpoint (POST /credentials/issue): off unless both are set.
@@ -116,6 +119,11 @@ def finalize(config: dict[str, Any]) -> None:
     ttl = config.get("STATUS_LIST_TTL")
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 10 <= ttl <= 86_400:
         raise ConfigurationError("TESSERA_STATUS_LIST_TTL must be a number of seconds, 10 to 86400")
+    flush = config.get("TALLY_FLUSH_SECONDS")
+    if not isinstance(flush, int | float) or isinstance(flush, bool) or not 0 <= flush <= 3600:
+        raise ConfigurationError(
+            "TESSERA_TALLY_FLUSH_SECONDS must be a number of seconds, 0 to 3600"
+        )
     trusted = config.get("TRUSTED_ISSUERS") or []
     if isinstance(trusted, str):
         trusted = [t.strip() for t in trusted.split(",") if t.strip()]

@@ -15,7 +15,9 @@ import csv
 import io
 import logging
 import re
-from collections import defaultdict
+import threading
+import time
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -69,43 +71,125 @@ def _issued(session: Session, result: VerificationResult) -> IssuedCredential | 
     return record if issuer_id == record.organisation.did else None
 
 
+TallyKey = tuple[date, int, int, str, str]  # day, centre, achievement, channel, verdict
+
+
+class TallyBuffer:
+    """Verification counts added up in this process, written together every so often.
+
+    One committed write per employer's check costs a disk flush each (SQLite) or an update of
+    the same hot row by every request (PostgreSQL): it capped the verify API at a few percent
+    of what the app serves. Counts wait here at most ``flush_after`` seconds (or until
+    ``max_keys`` different counts are waiting), then one transaction adds them all. A process
+    killed outright loses at most that many seconds of counts: they are statistics, and an
+    employer's verification never waits for them. ``flush_after`` 0 writes at once.
+    """
+
+    def __init__(self, flush_after: float, *, max_keys: int = 1_000) -> None:
+        self.flush_after = flush_after
+        self.max_keys = max_keys
+        self._counts: Counter[TallyKey] = Counter()
+        self._since: float | None = None
+        self._lock = threading.Lock()
+
+    def add(self, key: TallyKey, count: int = 1) -> bool:
+        """Count ``key``; True when the waiting counts are due to be written."""
+        with self._lock:
+            self._counts[key] += count
+            if self._since is None:
+                self._since = time.monotonic()
+            return (
+                time.monotonic() - self._since >= self.flush_after
+                or len(self._counts) >= self.max_keys
+            )
+
+    def waiting(self) -> bool:
+        """Whether any count is waiting."""
+        with self._lock:
+            return bool(self._counts)
+
+    def take(self) -> Counter[TallyKey]:
+        """Every waiting count, leaving none."""
+        with self._lock:
+            counts, self._counts, self._since = self._counts, Counter(), None
+            return counts
+
+    def flush(self, session: Session) -> int:
+        """Write the waiting counts in one transaction; returns how many keys were written."""
+        counts = self.take()
+        if counts and not _write(session, counts):
+            with self._lock:  # put them back: the next flush tries again
+                for key, count in counts.items():
+                    self._counts[key] += count
+                self._since = self._since or time.monotonic()
+            return 0
+        return len(counts)
+
+
+def _write(session: Session, counts: Mapping[TallyKey, int]) -> bool:
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    try:
+        with transaction(session):
+            for (day, organisation_id, achievement_id, channel, verdict), count in sorted(
+                counts.items()
+            ):
+                statement = insert(VerificationTally).values(
+                    day=day,
+                    organisation_id=organisation_id,
+                    achievement_id=achievement_id,
+                    channel=channel,
+                    verdict=verdict,
+                    count=count,
+                )
+                session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[
+                            "day",
+                            "organisation_id",
+                            "achievement_id",
+                            "channel",
+                            "verdict",
+                        ],
+                        set_={"count": VerificationTally.count + statement.excluded.count},
+                    )
+                )
+    except SQLAlchemyError:
+        log.warning("could not write verification counts", exc_info=True)
+        session.rollback()
+        return False
+    return True
+
+
 def record_verification(
-    session: Session, result: VerificationResult, channel: str, *, now: datetime
+    session: Session,
+    result: VerificationResult,
+    channel: str,
+    *,
+    now: datetime,
+    buffer: TallyBuffer | None = None,
 ) -> bool:
     """Add one to today's count for the credential's centre, achievement, channel and verdict.
 
-    Credentials issued elsewhere are not counted. A failure to count is logged and swallowed:
-    an employer's verification must never fail because a statistic could not be written.
-    Returns whether a count was added.
+    Credentials issued elsewhere are not counted. With ``buffer``, the count waits there and
+    is written with others (see :class:`TallyBuffer`); without, it is written at once. A
+    failure to count is logged and swallowed: an employer's verification must never fail
+    because a statistic could not be written. Returns whether a count was added.
     """
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
     try:
         record = _issued(session, result)
-        if record is None:
-            return False
-        values = {
-            "day": now.date(),
-            "organisation_id": record.organisation_id,
-            "achievement_id": record.achievement_id,
-            "channel": channel,
-            "verdict": str(result.verdict),
-            "count": 1,
-        }
-        insert = (
-            postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        )
-        statement = insert(VerificationTally).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["day", "organisation_id", "achievement_id", "channel", "verdict"],
-            set_={"count": VerificationTally.count + 1},
-        )
-        with transaction(session):
-            session.execute(statement)
     except SQLAlchemyError:
         log.warning("could not count a verification", exc_info=True)
         session.rollback()
         return False
+    if record is None:
+        return False
+    key = (now.date(), record.organisation_id, record.achievement_id, channel, str(result.verdict))
+    if buffer is None or buffer.flush_after <= 0:
+        return _write(session, {key: 1})
+    if buffer.add(key):
+        buffer.flush(session)
     return True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -39,6 +40,20 @@ def init_app(app: Flask) -> None:
         cache_seconds=config["STATUS_LIST_TTL"],
     )
     app.extensions["tessera.verifier"] = InstanceBackend()
+    buffer = outcomes.TallyBuffer(config["TALLY_FLUSH_SECONDS"])
+    app.extensions["tessera.tally"] = buffer
+    # Counts still waiting when the process ends normally (gunicorn's graceful stop, the CLI).
+    atexit.register(_flush_at_exit, app, buffer)
+
+
+def _flush_at_exit(app: Flask, buffer: outcomes.TallyBuffer) -> None:
+    if not buffer.waiting():
+        return
+    session = app.extensions["tessera.sessionmaker"]()
+    try:
+        buffer.flush(session)
+    finally:
+        session.close()
 
 
 def _resolver() -> ChainResolver:
@@ -120,4 +135,5 @@ class InstanceBackend:
         return profiles.offerings(db(), current_app.config["PUBLIC_URL"], task)
 
     def record_verification(self, result: VerificationResult, channel: str) -> None:
-        outcomes.record_verification(db(), result, channel, now=utcnow())
+        buffer = current_app.extensions["tessera.tally"]
+        outcomes.record_verification(db(), result, channel, now=utcnow(), buffer=buffer)

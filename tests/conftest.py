@@ -91,6 +91,9 @@ def app_config(instance: Path, database_url: str) -> dict[str, object]:
         "SECRET_KEY": secrets.token_urlsafe(32),
         "KEK": Fernet.generate_key().decode(),
         "PUBLIC_URL": PUBLIC_URL,
+        # Tests read verification counts right after verifying; the buffered mode a
+        # deployment uses is tested on its own (tests/issuer/test_outcomes.py).
+        "TALLY_FLUSH_SECONDS": 0,
     }
 
 

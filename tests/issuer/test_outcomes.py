@@ -14,14 +14,16 @@ import csv
 import io
 import json
 import re
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import create_engine, inspect, select
+from sqlalchemy.orm import Session
 
 from issuer import catalogue, outcomes, services, wallet
 from issuer.cli import cli
@@ -36,7 +38,7 @@ from issuer.models import (
     WalletSession,
 )
 
-from ..conftest import PUBLIC_URL
+from ..conftest import PUBLIC_URL, app_config
 from ..helpers import make_credential, make_signer, signed_json
 
 PASSWORD = "correct horse battery staple"
@@ -671,3 +673,57 @@ def test_bars_are_drawn_to_scale_and_only_for_months_with_figures():
     assert [m.label for m in chart.marks] == ["Jan", "Feb", "Mar"]
     assert [item.label for item in chart.legend] == ["Welding", "Rigging"]
     assert chart.totals == (2, 0, 3)
+
+
+# -- counts added up in the process, written together ----------------------------------------
+
+
+def _total(db) -> int:
+    db.expire_all()
+    return sum(row.count for row in db.scalars(select(VerificationTally)).all())
+
+
+def test_verifications_are_counted_in_the_process_then_written_together(app, client, db, story):
+    """A deployment's verify API must not commit a write per check (TALLY_FLUSH_SECONDS)."""
+    buffer = outcomes.TallyBuffer(3600)
+    app.extensions["tessera.tally"] = buffer
+    before = _total(db)
+    document = json.loads(story.records["amina-weld-1"].document)
+    for _ in range(3):
+        assert client.post("/api/v1/verify", json={"credential": document}).status_code == 200
+    assert _total(db) == before  # nothing written yet: one count waits, three times over
+    assert buffer.waiting()
+    assert buffer.flush(db) == 1  # one key (day, centre, achievement, channel, verdict) ...
+    assert _total(db) == before + 3  # ... carrying all three
+    assert not buffer.waiting()
+
+
+def test_counts_are_written_once_they_have_waited_long_enough(app, client, db, story):
+    buffer = outcomes.TallyBuffer(0.05)
+    app.extensions["tessera.tally"] = buffer
+    before = _total(db)
+    document = json.loads(story.records["amina-weld-1"].document)
+    assert client.post("/api/v1/verify", json={"credential": document}).status_code == 200
+    assert _total(db) == before
+    time.sleep(0.1)  # past flush_after: the next count writes both
+    assert client.post("/api/v1/verify", json={"credential": document}).status_code == 200
+    assert _total(db) == before + 2
+
+
+def test_counts_that_could_not_be_written_wait_for_the_next_flush(tmp_path):
+    unreachable = create_engine(f"sqlite:///{tmp_path / 'no' / 'such' / 'folder.db'}")
+    buffer = outcomes.TallyBuffer(3600)
+    key = (date(2026, 12, 3), 1, 1, "api", "valid")
+    buffer.add(key, 2)
+    with Session(unreachable) as session:
+        assert buffer.flush(session) == 0  # the database cannot be opened: nothing lost
+    assert buffer.take() == Counter({key: 2})
+
+
+def test_a_flush_interval_out_of_range_is_refused(tmp_path, database_url):
+    from issuer.app import create_app
+    from issuer.errors import ConfigurationError
+
+    config = app_config(tmp_path, database_url) | {"TALLY_FLUSH_SECONDS": -1}
+    with pytest.raises(ConfigurationError, match="TESSERA_TALLY_FLUSH_SECONDS"):
+        create_app(config)
