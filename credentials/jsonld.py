@@ -226,7 +226,15 @@ def _json_ld_errors() -> Iterator[None]:
         if unknown is not None:
             raise UnknownContextError(str(unknown)) from e
         raise CanonicalizationError(f"the credential is not valid JSON-LD: {_innermost(e)}") from e
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
+    except (
+        ValueError,  # also UnicodeError: text with a lone surrogate
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        RecursionError,
+        OverflowError,  # a number too large for the double JSON-LD makes of it
+    ) as e:
         # pyld reports some malformed documents (a relative IRI in @context, an empty base)
         # with plain Python exceptions rather than JsonLdError; the input is untrusted, so
         # each of these means "not valid JSON-LD", never a crash.

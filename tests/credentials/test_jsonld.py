@@ -104,3 +104,11 @@ def test_an_extra_loader_does_not_leak_contexts_into_the_default_one():
 def test_relative_or_empty_context_references_are_invalid_json_ld_not_crashes(context):
     with pytest.raises((CanonicalizationError, UnknownContextError)):
         canonicalize(make_credential(**{"@context": context}))
+
+
+@pytest.mark.parametrize("value", [10**400, "\ud800"], ids=["huge-number", "lone-surrogate"])
+def test_values_json_ld_cannot_represent_are_a_canonicalization_error(value):
+    """Found by the property tests: pyld raised OverflowError for a 400-digit number."""
+    document = {"@context": ["https://www.w3.org/ns/credentials/v2"], "name": value}
+    with pytest.raises(CanonicalizationError, match="not valid JSON-LD"):
+        canonicalize(document)
