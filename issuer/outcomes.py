@@ -60,15 +60,15 @@ def _issued(session: Session, result: VerificationResult) -> IssuedCredential | 
     credential_id = credential.get("id") if credential is not None else None
     if not isinstance(credential_id, str) or len(credential_id) > 100:
         return None
-    record = session.scalars(
-        select(IssuedCredential).where(IssuedCredential.credential_id == credential_id)
-    ).first()
-    if record is None:
-        return None
     issuer = credential.get("issuer") if credential is not None else None
     issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
     # A forgery can copy an id; only a credential naming our centre as its issuer counts.
-    return record if issuer_id == record.organisation.did else None
+    # One query, joined: this runs on every public verification.
+    return session.scalars(
+        select(IssuedCredential)
+        .join(Organisation, Organisation.id == IssuedCredential.organisation_id)
+        .where(IssuedCredential.credential_id == credential_id, Organisation.did == issuer_id)
+    ).first()
 
 
 TallyKey = tuple[date, int, int, str, str]  # day, centre, achievement, channel, verdict

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import atexit
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from keys import did_web
 from verifier import VerificationResult, verify_credential
@@ -22,13 +24,32 @@ from . import outcomes, profiles, services
 from .clock import utcnow
 from .db import db
 from .errors import NotFoundError
+from .models import Organisation
 from .status import LocalStatusSource
 
 
-def trusted_issuers() -> set[str]:
-    """Our own centres, plus the issuers the operator listed in TESSERA_TRUSTED_ISSUERS."""
-    configured = set(current_app.config["TRUSTED_ISSUERS"])
-    return {o.did for o in services.list_organisations(db())} | configured
+class TrustedIssuers:
+    """Our own centres, plus the issuers the operator listed in TESSERA_TRUSTED_ISSUERS.
+
+    Asked per issuer (``did in trusted``), so a verification looks up one centre by its
+    unique DID instead of loading every centre: the verify API is asked this on every call.
+    """
+
+    def __init__(self, session: Session, configured: Iterable[str]) -> None:
+        self._session = session
+        self._configured = frozenset(configured)
+
+    def __contains__(self, issuer: object) -> bool:
+        if not isinstance(issuer, str):
+            return False
+        if issuer in self._configured:
+            return True
+        found = self._session.scalar(select(Organisation.id).where(Organisation.did == issuer))
+        return found is not None
+
+
+def trusted_issuers() -> TrustedIssuers:
+    return TrustedIssuers(db(), current_app.config["TRUSTED_ISSUERS"])
 
 
 def init_app(app: Flask) -> None:
