@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import secrets
 from http import HTTPStatus
 from pathlib import Path
@@ -456,8 +457,9 @@ def test_the_openapi_document_is_served(client):
 def test_the_documented_paths_exist(app):
     """Every documented path is a route of the app (and the other way round, for the API)."""
     documented = set(openapi_document()["paths"])
+    # <int(min=1, max=2147483647):sequence> and <slug> are both {name} in the document.
     routes = {
-        rule.rule.replace("<", "{").replace(">", "}").replace("int:", "")
+        re.sub(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>", r"{\1}", rule.rule)
         for rule in app.url_map.iter_rules()
     }
     assert documented <= routes
