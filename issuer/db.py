@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 # Import every model so the shared metadata knows all tables (Alembic and tests use it).
@@ -15,6 +24,7 @@ import issuer.models  # noqa: F401
 import keys.models  # noqa: F401
 from credentials.db import Base
 
+from .errors import DatabaseUnavailableError, StorageFullError
 from .unit_of_work import WRITE_OPTION
 
 metadata = Base.metadata
@@ -50,7 +60,44 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    # pre-ping: a connection the server dropped (restart, failover, network cut) is replaced
+    # before use, so the first request after the database returns succeeds.
     return create_engine(url, pool_pre_ping=True)
+
+
+#: The errors of a database that is down, unreachable, restarting or full, rather than of a
+#: query that is wrong (those stay 500s: they are bugs, and retrying does not help).
+UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
+
+#: PostgreSQL's SQLSTATE for "disk full" (class 53, insufficient resources).
+_PG_DISK_FULL = "53100"
+
+
+def is_storage_full(error: BaseException) -> bool:
+    """SQLite's SQLITE_FULL (disk full or ``max_page_count`` reached), PostgreSQL's disk full."""
+    original = error.orig if isinstance(error, DBAPIError) else error
+    if isinstance(original, sqlite3.Error):
+        return getattr(original, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return getattr(original, "sqlstate", None) == _PG_DISK_FULL
+
+
+def unavailable(
+    error: SQLAlchemyError, *, writing: bool
+) -> DatabaseUnavailableError | StorageFullError:
+    """The error to answer with when the database could not do its part of a request.
+
+    ``writing``: the request meant to change something (then the answer says that nothing
+    was half-written: each write is one transaction, rolled back whole).
+    """
+    outcome = "nothing was issued, and no change was half-made" if writing else "nothing changed"
+    if is_storage_full(error):
+        return StorageFullError(
+            f"the database is full (no space left to store data): {outcome}; an operator "
+            "must free space or raise the limit, then try again"
+        )
+    return DatabaseUnavailableError(
+        f"the database is unavailable: {outcome}; try again in a minute"
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -58,3 +58,28 @@ class TooManyRequestsError(IssuerError):
 
     code = "too-many-requests"
     status = HTTPStatus.TOO_MANY_REQUESTS
+
+
+class DatabaseUnavailableError(ServiceUnavailableError):
+    """The database did not answer (down, restarting, unreachable); nothing was half-written.
+
+    Every write is one transaction (issuer/unit_of_work.py), so a request the database
+    dropped left nothing behind; the connection pool checks connections before use, so the
+    next request after the database returns succeeds without a restart.
+    """
+
+    code = "database-unavailable"
+    #: Seconds a client should wait before trying again (``Retry-After``).
+    retry_after = 30
+
+
+class StorageFullError(ServiceUnavailableError):
+    """The database has no room left (disk full, or SQLite's page limit); an operator must act.
+
+    503 rather than WebDAV's 507: clients, proxies and load balancers treat a 503 with
+    ``Retry-After`` as "try again later", which is what helps once space is freed; the code
+    ``storage-full`` tells the two apart for anyone who needs to.
+    """
+
+    code = "storage-full"
+    retry_after = 300

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from verifier import Verdict, VerificationResult
@@ -153,8 +153,15 @@ def _write(session: Session, counts: Mapping[TallyKey, int]) -> bool:
                         set_={"count": VerificationTally.count + statement.excluded.count},
                     )
                 )
-    except SQLAlchemyError:
-        log.warning("could not write verification counts", exc_info=True)
+    except SQLAlchemyError as e:
+        # A database that is down says so in one line (the counts wait for the next flush);
+        # anything else is a bug worth its traceback.
+        unavailable = isinstance(e, OperationalError | InterfaceError)
+        log.warning(
+            "could not write verification counts: %s",
+            e.__class__.__name__,
+            exc_info=not unavailable,
+        )
         session.rollback()
         return False
     return True
