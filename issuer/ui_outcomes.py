@@ -16,13 +16,14 @@ from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
 
-from flask import Response, render_template, request
+from flask import Response, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
 from . import auth, outcomes
 from .clock import utcnow
 from .db import db
 from .errors import InvalidRequestError
+from .models import Organisation
 from .ui import bp
 
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -278,6 +279,15 @@ def _filename(found: outcomes.Figures, slug: str, extension: str) -> str:
     return f"outcomes-{slug}-{found.months[0]}-to-{found.months[-1]}.{extension}"
 
 
+def _figures(organisation: Organisation, span: outcomes.Period) -> outcomes.Figures:
+    """The centre's figures, counting this process's verifications still waiting to be
+    written (see outcomes.TallyBuffer): a coordinator who just checked a credential sees it."""
+    buffer = current_app.extensions.get("tessera.tally")
+    if buffer is not None and buffer.waiting():
+        buffer.flush(db())
+    return outcomes.figures(db(), organisation=organisation, start=span.start, end=span.end)
+
+
 @bp.get("/centre/outcomes")
 @auth.login_required()
 def outcomes_page() -> ResponseReturnValue:
@@ -287,7 +297,7 @@ def outcomes_page() -> ResponseReturnValue:
     except InvalidRequestError as e:
         return _refused(str(e))
     organisation = auth.current_org()
-    found = outcomes.figures(db(), organisation=organisation, start=span.start, end=span.end)
+    found = _figures(organisation, span)
     centre = found.centres[0]
     return render_template(
         "outcomes.html",
@@ -311,7 +321,7 @@ def outcomes_csv() -> ResponseReturnValue:
     except InvalidRequestError as e:
         return _refused(str(e))
     organisation = auth.current_org()
-    found = outcomes.figures(db(), organisation=organisation, start=span.start, end=span.end)
+    found = _figures(organisation, span)
     return Response(
         outcomes.to_csv(found),
         mimetype="text/csv",
@@ -332,7 +342,7 @@ def outcomes_json() -> ResponseReturnValue:
     except InvalidRequestError as e:
         return _refused(str(e))
     organisation = auth.current_org()
-    found = outcomes.figures(db(), organisation=organisation, start=span.start, end=span.end)
+    found = _figures(organisation, span)
     document = outcomes.to_json(found, generated_at=utcnow())
     return Response(
         json.dumps(document, indent=2, ensure_ascii=False) + "\n",
