@@ -1119,6 +1119,8 @@ def serve_command(
     """Serve the web app with gunicorn (use a reverse proxy for HTTPS in production)."""
     from gunicorn.app.base import BaseApplication
 
+    from . import gunicorn_conf
+
     if kit_file and not verifier_only:
         raise click.UsageError("--kit serves an offline verifier: add --verifier-only")
     if verifier_only:
@@ -1143,6 +1145,11 @@ def serve_command(
             self.cfg.set("workers", workers)
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", "-")
+            # As with the production config: no tokens or query strings in the access log,
+            # and no control socket shared by every server under one account.
+            self.cfg.set("logger_class", gunicorn_conf.RedactingLogger)
+            self.cfg.set("access_log_format", gunicorn_conf.access_log_format)
+            self.cfg.set("control_socket_disable", True)
             for name, hook in hooks.items():
                 self.cfg.set(name, hook)
 

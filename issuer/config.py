@@ -72,7 +72,7 @@ def _load_or_generate_secrets(instance: Path) -> dict[str, str]:
     path = instance / SECRETS_FILE
     if path.exists():
         return json.loads(path.read_text("utf-8"))
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(parents=True, exist_ok=True, mode=0o700)  # it holds secrets and the database
     generated = {"SECRET_KEY": secrets.token_urlsafe(48), "KEK": new_kek()}
     # Create with 0600 from the start, so the secrets are never readable by others.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -85,7 +85,7 @@ def make_huey(config: Any) -> Huey:
     if config.get("REDIS_URL"):
         return RedisHuey(name, url=config["REDIS_URL"], results=False, utc=True)
     instance = Path(config["INSTANCE"])
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(parents=True, exist_ok=True, mode=0o700)
     # fsync: a confirmed job's task survives a power cut like the job itself does.
     return SqliteHuey(name, filename=str(instance / "jobs.db"), results=False, fsync=True)
 

@@ -14,6 +14,7 @@ from http import HTTPStatus
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from ..helpers import WELDING_SKILL
 
@@ -71,10 +72,16 @@ def _create_centre(workdir):
 
 
 def test_init_issue_and_verify(workdir):
-    cwd, _ = workdir
+    cwd, env = workdir
     first = succeeds(workdir, "init")
     assert "Ready." in first
     assert (cwd / "instance" / "secrets.json").is_file()
+    # Secrets, learners' names and addresses: the service's account alone may read them.
+    assert (cwd / "instance").stat().st_mode & 0o777 == 0o700
+    assert (cwd / "instance" / "secrets.json").stat().st_mode & 0o777 == 0o600
+    database = make_url(env["TESSERA_DATABASE_URL"])
+    if database.get_backend_name() == "sqlite":
+        assert Path(database.database).stat().st_mode & 0o777 == 0o600
     again = succeeds(workdir, "init")
     assert "Ready." in again
 
