@@ -313,6 +313,7 @@ def get_credential(public_id: str) -> tuple[dict[str, Any], HTTPStatus]:
 
 
 @bp.post("/credentials/<public_id>/revoke")
+@limited(ISSUE)
 @auth.token_required("revoke")
 def revoke_credential(public_id: str) -> tuple[dict[str, Any], HTTPStatus]:
     """Revoke a credential with a reason (409 when it is revoked already)."""
@@ -334,7 +335,7 @@ JSON = "application/json"
 _ID = {"name": "public_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _AUTH_PROBLEMS = {"401": "Problem", "403": "Problem"}
 #: The answer of an operation marked ``limited`` (verifier/ratelimit.py) to a client going too fast.
-TOO_MANY_REQUESTS = openapi_429("issuing is counted per API token")
+TOO_MANY_REQUESTS = openapi_429("issuing and revoking are counted per API token")
 
 
 def _body(schema: str, description: str) -> dict[str, Any]:
@@ -503,6 +504,7 @@ def openapi_paths(spec: APISpec) -> None:
                     "200": _ok("Credential", "the revoked credential"),
                     "404": "Problem",
                     "409": "Problem",
+                    "429": TOO_MANY_REQUESTS,
                     **REQUEST_PROBLEMS,
                 },
                 requestBody=_body("RevokeRequest", "the reason, shown on the verify page"),

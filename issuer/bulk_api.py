@@ -26,6 +26,7 @@ from schemas import (
 )
 from schemas.bulk import BulkRowInputSchema, ClaimLinkSchema
 from verifier.api import REQUEST_PROBLEMS, read_json_body
+from verifier.ratelimit import ISSUE, limited, openapi_429
 from verifier.security import csrf
 
 from . import bulk, jobs, services
@@ -155,6 +156,7 @@ def _same_request(job: BulkJob, achievement_id: int, rows: list[bulk.RowInput]) 
 
 
 @bp.post("")
+@limited(ISSUE)
 @token_required("issue")
 def create() -> Reply:
     """Create a bulk job: rows are checked; with ``confirm`` the valid ones are issued."""
@@ -338,6 +340,7 @@ def openapi_paths(spec: APISpec) -> None:
                 "responses": {
                     "201": _job_response("the job, its counts and every row's status"),
                     "200": _job_response("an Idempotency-Key replay: the first job"),
+                    "429": openapi_429("issuing is counted per API token"),
                     "401": "Problem",
                     "403": "Problem",
                     "404": "Problem",

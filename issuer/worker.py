@@ -34,6 +34,7 @@ from verifier import backend as verifier_backend
 from verifier import matching
 from verifier.messages import N_, Message
 from verifier.qr import qr_png
+from verifier.ratelimit import VERIFY, limited
 
 from . import certificate, pathways, profiles, verification, wallet
 from .clock import utcnow
@@ -218,6 +219,7 @@ def public_link(public_id: str) -> ResponseReturnValue:
 
 
 @bp.post("/wallet/import")
+@limited(VERIFY)  # it verifies what it is given, as the public check does
 @wallet_required
 def import_credential() -> ResponseReturnValue:
     """Add a credential issued elsewhere (file or paste): verified first, refused if bad."""

@@ -408,3 +408,38 @@ def test_production_without_redis_warns_that_each_process_counts_alone(
     with caplog.at_level(logging.WARNING, logger="verifier.ratelimit"):
         verifier_app(ENV="production", RATELIMIT_STORAGE_URL=REDIS_URL)
     assert "counted per process" not in caplog.text
+
+
+def test_bulk_jobs_and_revocations_count_against_the_tokens_issuing_limit(
+    make_app: Callable[..., Flask],
+) -> None:
+    """A token could otherwise issue ten thousand at a time, or revoke without bound."""
+    app = make_app(ISSUE_RATE_LIMIT="3/minute")
+    db = session_of(app)
+    centre = services.create_organisation(
+        db, app.config["KEK_FERNET"], slug="northside", name="N", public_url=PUBLIC_URL, now=NOW
+    )
+    _, secret = accounts.create_api_token(
+        db,
+        organisation=centre,
+        name="busy",
+        scopes=["issue", "revoke"],
+        now=NOW,
+        created_by=None,
+        actor="test",
+    )
+    db.close()
+    headers = {"Authorization": f"Bearer {secret}"}
+    client = app.test_client()
+    answers = [
+        client.post("/api/v1/credentials", json={}, headers=headers | {"Idempotency-Key": "a"}),
+        client.post("/api/v1/bulk-jobs", json={}, headers=headers | {"Idempotency-Key": "b"}),
+        client.post("/api/v1/credentials/nothing/revoke", json={"reason": "x"}, headers=headers),
+    ]
+    assert all(a.status_code != HTTPStatus.TOO_MANY_REQUESTS for a in answers)
+    assert_limited_as_problem(
+        client.post("/api/v1/credentials/nothing/revoke", json={"reason": "x"}, headers=headers)
+    )
+    assert_limited_as_problem(
+        client.post("/api/v1/bulk-jobs", json={}, headers=headers | {"Idempotency-Key": "c"})
+    )
