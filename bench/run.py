@@ -758,7 +758,7 @@ def bulk_benchmark(
                 if any(p.poll() is not None for p in processes):
                     raise SystemExit(f"a worker exited; see {folder}/worker-*.log")
                 time.sleep(0.25)
-            worker_cpu = sum(cpu_seconds(p.pid) for p in processes)
+            worker_cpu = sum(tree_cpu_seconds(p.pid) for p in processes)
         finally:
             for process in processes:
                 if process.poll() is None:
@@ -813,6 +813,16 @@ def bulk_benchmark(
             higher_is_better=False,
         ),
     ]
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and every process under it (a worker and its signing pool)."""
+    children = [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+    return cpu_seconds(pid) + sum(tree_cpu_seconds(child) for child in children)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -1,4 +1,4 @@
-"""Bulk issuing: read a spreadsheet, check every row, then issue row by row in the background.
+"""Bulk issuing: read a spreadsheet, check every row, then issue them in the background.
 
 The flow a coordinator sees, and the function behind each step:
 
@@ -8,17 +8,17 @@ The flow a coordinator sees, and the function behind each step:
    one ``BulkRow`` per learner: ``pending`` when ready, ``invalid`` with the reasons otherwise.
    Nothing is issued yet.
 3. ``confirm_job`` — ``preview`` → ``queued``; the caller enqueues the job (issuer/jobs.py).
-4. ``process_job`` — a worker issues the pending rows in order. Each row is done exactly once,
-   even across crashes: ``issue_credential`` with the idempotency key
-   ``bulk:<job public id>:<row number>`` (a retry returns the first credential), then the row's
-   outcome, the job's counters and its heartbeat in a second transaction.
-5. ``cancel_job`` — stops before the next row. ``claim_links`` — fresh claim links for every
+4. ``process_job`` — a worker issues the pending rows in order, in batches of ``BATCH_ROWS``.
+   Each row is done exactly once, even across crashes: a batch is one transaction holding its
+   credentials (idempotency key ``bulk:<job public id>:<row number>``; a retry returns the
+   first credential), their audit events, the rows' outcomes and the job's counters.
+5. ``cancel_job`` — stops before the next batch. ``claim_links`` — fresh claim links for every
    issued row (earlier links of the job stop working).
 
 A job is held by one worker at a time through a lease: ``heartbeat_at`` is the fencing value.
-The worker that claimed the job writes a new heartbeat with every row, on the condition that
-the stored one is still the one it wrote; a worker that finds it changed has lost the job
-(``recover_stale_jobs`` handed it to another after ``STALE_AFTER``) and stops.
+The worker that claimed the job writes a new heartbeat at the start of every batch, on the
+condition that the stored one is still the one it wrote; a worker that finds it changed has
+lost the job (``recover_stale_jobs`` handed it to another after ``STALE_AFTER``) and stops.
 """
 
 from __future__ import annotations
@@ -37,20 +37,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from http import HTTPStatus
-from time import monotonic
 from typing import Any, cast
 
 from cryptography.fernet import MultiFernet
 from marshmallow import ValidationError, validate
-from sqlalchemy import CursorResult, Result, func, or_, select, update
+from sqlalchemy import CursorResult, Result, bindparam, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
-from credentials import CredentialError, normalize_email
+from credentials import normalize_email
 
 from . import claims, pathways, services
 from .audit import record_event
-from .errors import ConflictError, InvalidRequestError, IssuerError, NotFoundError
+from .errors import ConflictError, InvalidRequestError, NotFoundError
 from .models import Achievement, BulkJob, BulkRow, IssuedCredential, Organisation
 from .unit_of_work import MAX_ATTEMPTS, retryable, transaction
 
@@ -965,92 +964,54 @@ def _release(session: Session, job_id: int, lease: datetime, now: datetime) -> b
         )
 
 
-def _issue_row(
-    session: Session,
-    kek: MultiFernet,
-    *,
-    job: BulkJob,
-    row: BulkRow,
-    public_url: str,
-    now: datetime,
-    signers: services.Signers,
-) -> services.Issued | str:
-    """Issue one row's credential in the batch's transaction, or return why it was refused.
-
-    Exactly once per key. Each attempt runs in a savepoint: a refused row, or one that lost
-    a race (a status index taken meanwhile), leaves nothing behind in the batch.
-    """
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            with session.begin_nested():
-                return services.issue_in_transaction(
-                    session,
-                    kek,
-                    organisation=job.organisation,
-                    achievement=job.achievement,
-                    name=row.name,
-                    email=row.email,
-                    public_url=public_url,
-                    now=now,
-                    idempotency_key=f"bulk:{job.public_id}:{row.row_number}",
-                    signers=signers,
-                    actor=job.created_by,
-                    external_id=row.external_id,
-                    evidence=[{"id": row.evidence}] if row.evidence else None,
-                )
-        except (IssuerError, CredentialError, ValueError) as e:
-            # The row's own data was refused (these change nothing); infrastructure errors
-            # (database, keys) propagate so that the job is retried rather than rows failed.
-            return str(e) or e.__class__.__name__
-        except DBAPIError as e:
-            if not retryable(e) or attempt == MAX_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
-
-
-def _record_row(
+def _record_rows(
     session: Session,
     *,
     job: BulkJob,
-    row: BulkRow,
-    outcome: services.Issued | str,
+    rows: Sequence[BulkRow],
+    outcomes: Sequence[services.Issued | str],
     lease: datetime,
-    now: datetime,
 ) -> None:
-    """The row's outcome, the job's counters and heartbeat, under the lease (in the batch)."""
-    issued = isinstance(outcome, services.Issued)
+    """The rows' outcomes and the job's counters, under the lease (in the batch)."""
+    issued = sum(isinstance(outcome, services.Issued) for outcome in outcomes)
     # Plain UPDATEs: the job and its rows are always re-read (``refresh``, the next batch's
     # query) rather than taken from this session's objects, and keeping those objects in step
     # cost more than the statements themselves.
-    plain = {"synchronize_session": False}
-    counter = BulkJob.issued if issued else BulkJob.failed
     held = _changed(
         session.execute(
             update(BulkJob)
             .where(BulkJob.id == job.id, BulkJob.heartbeat_at == lease)
-            .values({counter: counter + 1, BulkJob.heartbeat_at: now}),
-            execution_options=plain,
+            .values(issued=BulkJob.issued + issued, failed=BulkJob.failed + len(rows) - issued),
+            execution_options={"synchronize_session": False},
         )
     )
     if held != 1:
         raise _LeaseLost()
-    values: dict[Any, Any] = {
-        BulkRow.status: RowStatus.ISSUED if issued else RowStatus.FAILED,
-        BulkRow.message: None if issued else str(outcome)[:2000],
-    }
-    if isinstance(outcome, services.Issued):
-        values[BulkRow.credential_id] = outcome.record.id
-        outcome.record.bulk_job_id = job.id  # written with the batch
-    moved = _changed(
-        session.execute(
-            update(BulkRow)
-            .where(BulkRow.id == row.id, BulkRow.status == RowStatus.PENDING)
-            .values(values),
-            execution_options=plain,
-        )
+    if not rows:
+        return
+    table = BulkRow.__table__
+    moved = session.connection().execute(
+        update(table)
+        .where(table.c.id == bindparam("row"), table.c.status == RowStatus.PENDING)
+        .values(
+            status=bindparam("outcome"),
+            message=bindparam("why"),
+            credential_id=bindparam("credential"),
+        ),
+        [
+            {
+                "row": row.id,
+                "outcome": RowStatus.ISSUED
+                if isinstance(outcome, services.Issued)
+                else RowStatus.FAILED,
+                "why": None if isinstance(outcome, services.Issued) else str(outcome)[:2000],
+                "credential": outcome.record.id if isinstance(outcome, services.Issued) else None,
+            }
+            for row, outcome in zip(rows, outcomes, strict=True)
+        ],
     )
-    if moved != 1:
-        raise _LeaseLost()
+    if session.get_bind().dialect.supports_sane_multi_rowcount and moved.rowcount != len(rows):
+        raise _LeaseLost()  # a row was no longer pending: another worker has the job
 
 
 def _finish(session: Session, job: BulkJob, lease: datetime, now: datetime) -> Outcome:
@@ -1081,20 +1042,34 @@ def _finish(session: Session, job: BulkJob, lease: datetime, now: datetime) -> O
     return Outcome.CANCELLED if refresh(session, job).state == JobState.CANCELLED else Outcome.LOST
 
 
-def _still_ours(session: Session, job: BulkJob, lease: datetime) -> Outcome | None:
-    state, heartbeat = session.execute(
-        select(BulkJob.state, BulkJob.heartbeat_at).where(BulkJob.id == job.id)
-    ).one()
-    if state == JobState.CANCELLED:
-        return Outcome.CANCELLED
-    if state != JobState.RUNNING or heartbeat != lease:
-        return Outcome.LOST
-    return None
+def _hold(session: Session, job: BulkJob, lease: datetime, now: datetime) -> Outcome | None:
+    """Renew the lease at the start of a batch; ``None`` while the job is still this worker's.
+
+    The renewed row stays locked until the batch commits (PostgreSQL's row lock; SQLite's
+    write transaction), so no one can cancel or take the job in the middle of a batch.
+    """
+    renewed = _changed(
+        session.execute(
+            update(BulkJob)
+            .where(
+                BulkJob.id == job.id,
+                BulkJob.heartbeat_at == lease,
+                BulkJob.state == JobState.RUNNING,
+            )
+            .values(heartbeat_at=now),
+            execution_options={"synchronize_session": False},
+        )
+    )
+    if renewed == 1:
+        return None
+    state = session.scalar(select(BulkJob.state).where(BulkJob.id == job.id))
+    return Outcome.CANCELLED if state == JobState.CANCELLED else Outcome.LOST
 
 
 @dataclass(frozen=True, slots=True)
 class _BatchDone:
-    issued: list[tuple[IssuedCredential, datetime]]  # (credential, when it was issued)
+    issued: list[IssuedCredential]
+    issued_at: datetime
     rows: int  # rows done, from the start of those given
     lease: datetime
     ended: Outcome | None  # set when the job must not go on in this worker
@@ -1111,44 +1086,63 @@ def _issue_batch(
     clock: Callable[[], datetime],
     should_stop: Callable[[], bool],
 ) -> _BatchDone:
-    """Issue rows from the start of ``rows`` in one transaction (see ``BATCH_ROWS``).
+    """Issue up to ``BATCH_ROWS`` rows from the start of ``rows`` in one transaction.
 
-    Stops early, committing the rows done, when ``should_stop`` says so or the job was
-    cancelled or taken over; raises ``_LeaseLost`` (nothing of the batch is kept) when another
-    worker took the job between two rows.
+    ``should_stop`` is asked before each row is taken; the rows before it first says so
+    are issued. A conflict with a concurrent writer (a status index taken meanwhile) rolls
+    the whole batch back and it is tried again; a row refused for its own data fails alone.
     """
-    issued: list[tuple[IssuedCredential, datetime]] = []
-    done = 0
+    taken: list[BulkRow] = []
     ended: Outcome | None = None
+    for row in rows[:BATCH_ROWS]:
+        if should_stop():
+            ended = Outcome.STOPPED
+            break
+        taken.append(row)
+    if not taken:
+        return _BatchDone([], lease, 0, lease, ended)
     signers = services.Signers()
-    started = monotonic()
-    with transaction(session):
-        for row in rows:
-            if should_stop():
-                ended = Outcome.STOPPED
-                break
-            ended = _still_ours(session, job, lease)
-            if ended is not None:
-                break
-            now = clock()
-            outcome = _issue_row(
-                session, kek, job=job, row=row, public_url=public_url, now=now, signers=signers
-            )
-            beat = clock()
-            _record_row(session, job=job, row=row, outcome=outcome, lease=lease, now=beat)
-            lease = beat
-            done += 1
-            if isinstance(outcome, services.Issued):
-                issued.append((outcome.record, now))
-            if done >= BATCH_ROWS or monotonic() - started >= BATCH_SECONDS:
-                break
-    return _BatchDone(issued, done, lease, ended)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with transaction(session):
+                now = clock()
+                lost = _hold(session, job, lease, now)
+                if lost is not None:
+                    return _BatchDone([], now, 0, lease, lost)
+                outcomes = services.issue_batch(
+                    session,
+                    kek,
+                    organisation=job.organisation,
+                    achievement=job.achievement,
+                    items=[
+                        services.BatchItem(
+                            name=row.name,
+                            email=row.email,
+                            idempotency_key=f"bulk:{job.public_id}:{row.row_number}",
+                            external_id=row.external_id,
+                            evidence=[{"id": row.evidence}] if row.evidence else None,
+                        )
+                        for row in taken
+                    ],
+                    public_url=public_url,
+                    now=now,
+                    signers=signers,
+                    actor=job.created_by,
+                    bulk_job_id=job.id,
+                )
+                _record_rows(session, job=job, rows=taken, outcomes=outcomes, lease=now)
+        except DBAPIError as e:
+            if not retryable(e) or attempt == MAX_ATTEMPTS:
+                raise
+            continue
+        issued = [o.record for o in outcomes if isinstance(o, services.Issued)]
+        return _BatchDone(issued, now, len(taken), now, ended)
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 
-#: A batch of rows is committed at once (one disk flush) when it has this many rows...
-BATCH_ROWS = 50
-#: ...or has taken this long: other writers (and a cancel) wait for a batch at most this long.
-BATCH_SECONDS = 0.25
+#: Rows written in one transaction (one disk flush, a handful of statements). Other writers,
+#: and a cancel, wait for a batch at most this many credentials' signing long.
+BATCH_ROWS = 100
 
 
 def process_job(
@@ -1170,10 +1164,10 @@ def process_job(
     says so, the rows issued so far are committed and the job goes back to the queue for the
     next worker.
 
-    Rows are written in batches (``BATCH_ROWS`` rows or ``BATCH_SECONDS``), each batch one
-    transaction holding its credentials, their audit events, the rows' outcomes and the
-    job's counters: a crash loses the batch in progress whole, and its rows are issued again
-    by the next worker, never twice.
+    Rows are written in batches of ``BATCH_ROWS``, each batch one transaction holding its
+    credentials, their audit events, the rows' outcomes and the job's counters: a crash
+    loses the batch in progress whole, and its rows are issued again by the next worker,
+    never twice.
 
     Raises whatever the database or key store raises (the job is then handed back to the
     queue when the database still answers, and recovered after ``STALE_AFTER`` otherwise).
@@ -1213,9 +1207,10 @@ def process_job(
                     should_stop=should_stop,
                 )
                 lease = done.lease
-                for record, issued_at in done.issued:
-                    # After the batch's own transaction; never raises (see pathways).
-                    pathways.after_issue(session, kek, record, public_url=public_url, now=issued_at)
+                # After the batch's own transaction; never raises (see pathways).
+                pathways.after_issue_many(
+                    session, kek, done.issued, public_url=public_url, now=done.issued_at
+                )
                 if done.ended == Outcome.STOPPED:
                     _release(session, job.id, lease, clock())
                 if done.ended is not None:

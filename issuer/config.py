@@ -52,6 +52,8 @@ def defaults(instance: Path) -> dict[str, Any]:
         # Verification counts (outcomes) are added up in each process and written at most this
         # often: a committed write per employer's check would cap the verify API (0: at once).
         "TALLY_FLUSH_SECONDS": 5,
+        # Processes a bulk worker signs with (issuer/signing.py); unset: one per core.
+        "SIGNING_PROCESSES": None,
         "SECRET_KEY": None,
         "KEK": None,
         # The VC-API issue endpoint (POST /credentials/issue): off unless both are set.
@@ -123,6 +125,14 @@ def finalize(config: dict[str, Any]) -> None:
     if not isinstance(flush, int | float) or isinstance(flush, bool) or not 0 <= flush <= 3600:
         raise ConfigurationError(
             "TESSERA_TALLY_FLUSH_SECONDS must be a number of seconds, 0 to 3600"
+        )
+    signing = config.get("SIGNING_PROCESSES")
+    if signing is not None and (
+        not isinstance(signing, int) or isinstance(signing, bool) or not 1 <= signing <= 64
+    ):
+        raise ConfigurationError(
+            "TESSERA_SIGNING_PROCESSES must be a number of processes, 1 to 64 (1: sign in the "
+            "worker itself)"
         )
     trusted = config.get("TRUSTED_ISSUERS") or []
     if isinstance(trusted, str):

@@ -39,7 +39,7 @@ from huey.consumer import Consumer
 from redis.connection import parse_url
 from redis.exceptions import RedisError
 
-from . import bulk
+from . import bulk, signing
 from .clock import utcnow
 from .errors import IssuerError
 
@@ -172,6 +172,7 @@ def enqueue_job(job_id: int, app: Flask | None = None) -> None:
 
 def run_job(app: Flask, job_id: int, *, should_stop: Any = lambda: False) -> bulk.Outcome:
     """The body of the bulk task: process the job with a session of its own."""
+    signing.configure(app.config["SIGNING_PROCESSES"])
     session = app.extensions["tessera.sessionmaker"]()
     try:
         return bulk.process_job(
@@ -244,6 +245,9 @@ def run_worker(app: Flask, *, workers: int = 1) -> None:
     recovered = recover_stale_jobs(app)
     if recovered:
         log.warning("re-enqueued %d stale job(s): %s", len(recovered), recovered)
+    # The signing processes start now, not when the first job is already waiting for them.
+    signing.configure(app.config["SIGNING_PROCESSES"])
+    signing.warm()
     TesseraConsumer(jobs, workers=workers, periodic=True).run()
 
 

@@ -446,6 +446,50 @@ def award(
     return Awarded(issued, token)
 
 
+def _automatic_candidates(session: Session, achievement: Achievement) -> list[Pathway]:
+    """The automatic pathways a credential of ``achievement`` (any version) is a part of."""
+    lineage = _lineage_ids(session, achievement)
+    return list(
+        session.scalars(
+            select(Pathway)
+            .join(PathwayPart, PathwayPart.pathway_id == Pathway.id)
+            .where(
+                Pathway.archived_at.is_(None),
+                Pathway.mode == "automatic",
+                PathwayPart.achievement_id.in_(lineage),
+            )
+            .distinct()
+            .order_by(Pathway.id)
+        )
+    )
+
+
+def after_issue_many(
+    session: Session,
+    kek: MultiFernet,
+    records: Sequence[IssuedCredential],
+    *,
+    public_url: str,
+    now: datetime,
+) -> list[Awarded]:
+    """``after_issue`` for credentials of one achievement (a bulk batch), looking once.
+
+    Most achievements are part of no automatic pathway: one look-up then answers for the
+    whole batch. Never raises.
+    """
+    if not records:
+        return []
+    try:
+        if not _automatic_candidates(session, records[0].achievement):
+            return []
+    except Exception:  # the parts stand; each is looked at again below, with its own log
+        session.rollback()
+    awarded: list[Awarded] = []
+    for record in records:
+        awarded += after_issue(session, kek, record, public_url=public_url, now=now)
+    return awarded
+
+
 def after_issue(
     session: Session,
     kek: MultiFernet,
@@ -462,18 +506,7 @@ def after_issue(
     the pathway credential later. Never raises.
     """
     try:
-        lineage = _lineage_ids(session, record.achievement)
-        candidates = session.scalars(
-            select(Pathway)
-            .join(PathwayPart, PathwayPart.pathway_id == Pathway.id)
-            .where(
-                Pathway.archived_at.is_(None),
-                Pathway.mode == "automatic",
-                PathwayPart.achievement_id.in_(lineage),
-            )
-            .distinct()
-            .order_by(Pathway.id)
-        ).all()
+        candidates = _automatic_candidates(session, record.achievement)
     except Exception:  # the part stands whatever happens here
         session.rollback()
         log.exception("could not look for pathways completed by %s", record.public_id)

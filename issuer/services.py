@@ -25,13 +25,12 @@ from sqlalchemy.orm import Session
 import credentials
 from credentials.dates import format_datetime
 from credentials.openbadges import build_credential, is_valid_achievement_type
-from credentials.proofs import data_integrity, jwt_vc
 from keys import KeyDecryptionError, KeyPurpose, KeyRing, SigningKey, did_web
 from keys.crypto import LocalSigner
 
-from . import status
-from .audit import record_event
-from .errors import ConflictError, InvalidRequestError, NotFoundError
+from . import signing, status
+from .audit import Event, record_event, record_events
+from .errors import ConflictError, InvalidRequestError, IssuerError, NotFoundError
 from .models import Achievement, IssuedCredential, Organisation
 from .unit_of_work import MAX_ATTEMPTS, locked, retryable, transaction
 
@@ -384,7 +383,6 @@ def issue_credential(
                     now=now,
                     idempotency_key=idempotency_key,
                     actor=actor,
-                    signers=None,
                 )
                 if also is not None:
                     also(session, record)
@@ -418,59 +416,126 @@ class Signers:
         return self._active[key]
 
 
-def issue_in_transaction(
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One credential of a batch (``issue_batch``): the learner and the row's own key."""
+
+    name: str
+    email: str
+    idempotency_key: str
+    external_id: str | None = None
+    evidence: list[dict[str, Any]] | None = None
+
+
+def issue_batch(
     session: Session,
     kek: MultiFernet,
     *,
     organisation: Organisation,
     achievement: Achievement,
-    name: str,
-    email: str,
+    items: Sequence[BatchItem],
     public_url: str,
     now: datetime,
-    idempotency_key: str,
     signers: Signers,
     actor: str = "cli",
-    external_id: str | None = None,
-    evidence: list[dict[str, Any]] | None = None,
-) -> Issued:
-    """What ``issue_credential`` writes, inside the caller's transaction; the caller commits.
+    bulk_job_id: int | None = None,
+) -> list[Issued | str]:
+    """Issue a batch of credentials of one achievement inside the caller's transaction.
 
-    For bulk issuing, which commits many credentials at once: one commit (one disk flush)
-    per credential would bound a job's speed to the disk's. The caller runs each call in a
-    savepoint, so that a refused or conflicting credential leaves nothing behind, and retries
-    on the conflicts ``unit_of_work.retryable`` names. An ``idempotency_key`` already used by
-    the centre returns the first credential, as in ``issue_credential``.
+    For bulk issuing, which commits many credentials at once. Each item gets what
+    ``issue_credential`` writes (both proofs, a status index, the record and its audit
+    event), but with a handful of statements for the whole batch rather than a dozen per
+    credential: the idempotency look-up, the status indexes, the inserts and the audit chain
+    are each done once for all. Every credential of a batch is issued at the same ``now``.
+
+    Returns, in the order of ``items``, the issued credential, or why the item was refused
+    (its data: nothing of it is written). An item whose ``idempotency_key`` the centre
+    already used returns the first credential, as in ``issue_credential``.
 
     Raises:
-        the errors of ``issue_credential``, and ``DBAPIError`` on a conflict.
+        DBAPIError: on a conflict with a concurrent writer (a status index taken meanwhile,
+            say); the caller rolls the batch back and retries it (``unit_of_work.retryable``).
     """
-    request = _IssueRequest.checked(
-        organisation=organisation,
-        achievement=achievement,
-        name=name,
-        email=email,
-        now=now,
-        valid_from=None,
-        valid_until=None,
-        recipient_did=None,
-        external_id=external_id,
-        evidence=evidence,
+    outcomes: list[Issued | str | None] = [None] * len(items)
+    requests: dict[int, _IssueRequest] = {}
+    for n, item in enumerate(items):
+        try:
+            requests[n] = _IssueRequest.checked(
+                organisation=organisation,
+                achievement=achievement,
+                name=item.name,
+                email=item.email,
+                now=now,
+                valid_from=None,
+                valid_until=None,
+                recipient_did=None,
+                external_id=item.external_id,
+                evidence=item.evidence,
+            )
+        except (IssuerError, credentials.CredentialError, ValueError) as e:
+            outcomes[n] = str(e) or e.__class__.__name__
+    existing = _by_idempotency_keys(
+        session, organisation, [items[n].idempotency_key for n in requests]
     )
-    existing = _by_idempotency_key(session, organisation, idempotency_key)
-    if existing is not None:
-        return Issued(existing, verify_url(public_url, existing), created=False)
-    record = _write_credential(
+    for n in list(requests):
+        found = existing.get(items[n].idempotency_key)
+        if found is not None:
+            if found.bulk_job_id is None:  # issued by a worker that died before recording it
+                found.bulk_job_id = bulk_job_id
+            outcomes[n] = Issued(found, verify_url(public_url, found), created=False)
+            del requests[n]
+    allocations = status.allocate_many(
+        session, organisation, len(requests), public_url=public_url, now=now
+    )
+    ring = key_ring(session, kek, organisation)
+    shared = achievement_value(achievement, public_url)
+    built: list[tuple[int, status.Allocation, dict[str, Any]]] = []
+    for (n, request), allocation in zip(requests.items(), allocations, strict=True):
+        try:
+            built.append((n, allocation, _unsigned(request, shared, allocation)))
+        except (credentials.CredentialError, ValueError) as e:
+            outcomes[n] = str(e) or e.__class__.__name__
+    signed = signing.sign_all(
+        [unsigned for _, _, unsigned in built],
+        signers.active(ring, KeyPurpose.DATA_INTEGRITY),
+        signers.active(ring, KeyPurpose.JWT),
+        now,
+    )
+    written: list[tuple[int, IssuedCredential]] = []
+    for (n, allocation, unsigned), forms in zip(built, signed, strict=True):
+        if forms.refused is not None or forms.document is None or forms.token is None:
+            outcomes[n] = forms.refused or "not signed"
+            continue
+        record = _record(
+            requests[n],
+            allocation,
+            unsigned["id"],
+            forms.document,
+            forms.token,
+            now=now,
+            idempotency_key=items[n].idempotency_key,
+        )
+        record.bulk_job_id = bulk_job_id
+        written.append((n, record))
+    session.add_all(record for _, record in written)
+    session.flush()  # one multi-row INSERT; the ids the audit events need
+    record_events(
         session,
-        kek,
-        request,
-        public_url=public_url,
-        now=now,
-        idempotency_key=idempotency_key,
-        actor=actor,
-        signers=signers,
+        [
+            Event(
+                action="credential.issued",
+                subject=record.credential_id,
+                now=now,
+                actor=actor,
+                organisation_id=organisation.id,
+                details={"achievement": achievement.public_id, "public_id": record.public_id},
+            )
+            for _, record in written
+        ],
     )
-    return Issued(record, verify_url(public_url, record), created=True)
+    for n, record in written:
+        outcomes[n] = Issued(record, verify_url(public_url, record), created=True)
+    return [outcome if outcome is not None else "not issued" for outcome in outcomes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,48 +616,26 @@ def _write_credential(
     now: datetime,
     idempotency_key: str | None,
     actor: str,
-    signers: Signers | None,
 ) -> IssuedCredential:
     """Allocate a status index, sign both forms, write the record and its audit event."""
     organisation, achievement = request.organisation, request.achievement
     allocation = status.allocate(session, organisation, public_url=public_url, now=now)
     ring = key_ring(session, kek, organisation)
-    unsigned = build_credential(
-        credential_id=f"urn:uuid:{uuid.uuid4()}",
-        issuer=request.issuer,
-        achievement=achievement_value(achievement, public_url),
-        recipient=request.recipient,
-        valid_from=request.valid_from,
-        valid_until=request.valid_until,
-        credential_status=allocation.entry,
+    unsigned = _unsigned(request, achievement_value(achievement, public_url), allocation)
+    document, token = signing.sign(
+        unsigned,
+        ring.active(KeyPurpose.DATA_INTEGRITY),
+        ring.active(KeyPurpose.JWT),
+        now,
     )
-    if request.evidence:
-        unsigned = _with_evidence(unsigned, request.evidence)
-    if signers is None:
-        di_signer, jwt_signer = ring.active(KeyPurpose.DATA_INTEGRITY), ring.active(KeyPurpose.JWT)
-    else:
-        di_signer = signers.active(ring, KeyPurpose.DATA_INTEGRITY)
-        jwt_signer = signers.active(ring, KeyPurpose.JWT)
-    document = data_integrity.add_proof(unsigned, di_signer, created=now)
-    token = jwt_vc.encode_vc_jwt(unsigned, jwt_signer)
-    record = IssuedCredential(
-        public_id=new_public_id(),
-        credential_id=unsigned["id"],
-        organisation_id=organisation.id,
-        achievement_id=achievement.id,
-        recipient_name=request.name,
-        recipient_email=request.recipient.email,
-        identity_hash=request.recipient.identity_hash,
-        document=json.dumps(document, ensure_ascii=False),
-        jwt=token,
-        valid_from=request.valid_from,
-        valid_until=request.valid_until,
-        issued_at=now,
+    record = _record(
+        request,
+        allocation,
+        unsigned["id"],
+        document,
+        token,
+        now=now,
         idempotency_key=idempotency_key,
-        status_list_id=allocation.status_list.id,
-        status_index=allocation.index,
-        external_id=request.external_id,
-        evidence=(json.dumps(request.evidence, ensure_ascii=False) if request.evidence else None),
     )
     session.add(record)
     session.flush()
@@ -606,6 +649,58 @@ def _write_credential(
         details={"achievement": achievement.public_id, "public_id": record.public_id},
     )
     return record
+
+
+def _unsigned(
+    request: _IssueRequest, achievement: credentials.Achievement, allocation: status.Allocation
+) -> dict[str, Any]:
+    """The credential to sign, with its status entry and evidence.
+
+    Raises:
+        ValueError: it cannot be built (an unknown achievement type, inverted dates).
+    """
+    unsigned = build_credential(
+        credential_id=f"urn:uuid:{uuid.uuid4()}",
+        issuer=request.issuer,
+        achievement=achievement,
+        recipient=request.recipient,
+        valid_from=request.valid_from,
+        valid_until=request.valid_until,
+        credential_status=allocation.entry,
+    )
+    return _with_evidence(unsigned, request.evidence) if request.evidence else unsigned
+
+
+def _record(
+    request: _IssueRequest,
+    allocation: status.Allocation,
+    credential_id: str,
+    document: str,
+    token: str,
+    *,
+    now: datetime,
+    idempotency_key: str | None,
+) -> IssuedCredential:
+    """The record of a signed credential, not yet added to a session."""
+    return IssuedCredential(
+        public_id=new_public_id(),
+        credential_id=credential_id,
+        organisation_id=request.organisation.id,
+        achievement_id=request.achievement.id,
+        recipient_name=request.name,
+        recipient_email=request.recipient.email,
+        identity_hash=request.recipient.identity_hash,
+        document=document,
+        jwt=token,
+        valid_from=request.valid_from,
+        valid_until=request.valid_until,
+        issued_at=now,
+        idempotency_key=idempotency_key,
+        status_list_id=allocation.status_list.id,
+        status_index=allocation.index,
+        external_id=request.external_id,
+        evidence=(json.dumps(request.evidence, ensure_ascii=False) if request.evidence else None),
+    )
 
 
 #: Longest learner id a centre may keep with a credential (issued_credential.external_id).
@@ -706,6 +801,20 @@ def _by_idempotency_key(
             IssuedCredential.idempotency_key == key,
         )
     ).first()
+
+
+def _by_idempotency_keys(
+    session: Session, organisation: Organisation, keys: Sequence[str]
+) -> dict[str, IssuedCredential]:
+    if not keys:
+        return {}
+    found = session.scalars(
+        select(IssuedCredential).where(
+            IssuedCredential.organisation_id == organisation.id,
+            IssuedCredential.idempotency_key.in_(keys),
+        )
+    )
+    return {record.idempotency_key: record for record in found if record.idempotency_key}
 
 
 def revoke_credential(

@@ -56,27 +56,40 @@ def _open_list(session: Session, organisation: Organisation, now: datetime) -> S
     return created
 
 
-def _free_index(session: Session, status_list: StatusList) -> int:
-    """A random index no credential of this list holds.
+def _free_indexes(session: Session, status_list: StatusList, count: int) -> list[int]:
+    """``count`` random indexes no credential of this list holds.
 
     Random, so an index tells nothing about when or to whom a credential was issued (the
-    spec's herd privacy). The unique constraint on (list, index) is what guarantees
-    uniqueness; this only makes a collision unlikely.
+    spec's herd privacy). Candidates are drawn at random and the taken ones dropped, one
+    query per round; a crowded list falls back to choosing among all its free indexes. The
+    unique constraint on (list, index) is what guarantees uniqueness against concurrent
+    issuers; this only makes a collision unlikely.
     """
-    taken = select(IssuedCredential.id).where(IssuedCredential.status_list_id == status_list.id)
+    chosen: list[int] = []
+    held = IssuedCredential.status_list_id == status_list.id
     for _ in range(RANDOM_PROBES):
-        index = randbelow(status_list.length)
-        if session.scalar(taken.where(IssuedCredential.status_index == index).limit(1)) is None:
-            return index
-    used = set(
-        session.scalars(
-            select(IssuedCredential.status_index).where(
-                IssuedCredential.status_list_id == status_list.id
+        wanted = count - len(chosen)
+        if wanted == 0:
+            return chosen
+        candidates = list(dict.fromkeys(randbelow(status_list.length) for _ in range(2 * wanted)))
+        candidates = [index for index in candidates if index not in chosen]
+        taken = set(
+            session.scalars(
+                select(IssuedCredential.status_index).where(
+                    held, IssuedCredential.status_index.in_(candidates)
+                )
             )
         )
-    )
+        chosen += [index for index in candidates if index not in taken][:wanted]
+    if len(chosen) == count:
+        return chosen
+    used = set(session.scalars(select(IssuedCredential.status_index).where(held)))
+    used.update(chosen)
     free = [i for i in range(status_list.length) if i not in used]
-    return secrets.choice(free)
+    return chosen + _system_random.sample(free, count - len(chosen))
+
+
+_system_random = secrets.SystemRandom()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,15 +103,35 @@ def allocate(
     session: Session, organisation: Organisation, *, public_url: str, now: datetime
 ) -> Allocation:
     """Reserve a status index for a credential about to be issued (inside its transaction)."""
-    status_list = _open_list(session, organisation, now)
-    index = _free_index(session, status_list)
-    session.execute(
-        update(StatusList)
-        .where(StatusList.id == status_list.id)
-        .values(allocated=StatusList.allocated + 1)
-    )
-    url = list_url(public_url, organisation, status_list.sequence)
-    return Allocation(status_list, index, bitstring.status_entry(url, index, PURPOSE))
+    return allocate_many(session, organisation, 1, public_url=public_url, now=now)[0]
+
+
+def allocate_many(
+    session: Session, organisation: Organisation, count: int, *, public_url: str, now: datetime
+) -> list[Allocation]:
+    """Reserve ``count`` status indexes for credentials about to be issued (caller's transaction).
+
+    Filling the centre's open list and going on to a new one when it is full. The indexes
+    are random (see ``_free_indexes``).
+    """
+    allocations: list[Allocation] = []
+    while len(allocations) < count:
+        status_list = _open_list(session, organisation, now)
+        wanted = min(count - len(allocations), status_list.length - status_list.allocated)
+        indexes = _free_indexes(session, status_list, wanted)
+        # Counted in the database (a concurrent allocator adds its own); the session's copy
+        # of the list follows (synchronize_session), so a full list is seen as full above.
+        session.execute(
+            update(StatusList)
+            .where(StatusList.id == status_list.id)
+            .values(allocated=StatusList.allocated + len(indexes))
+        )
+        url = list_url(public_url, organisation, status_list.sequence)
+        allocations += [
+            Allocation(status_list, index, bitstring.status_entry(url, index, PURPOSE))
+            for index in indexes
+        ]
+    return allocations
 
 
 def lock_list(session: Session, status_list_id: int) -> StatusList:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -44,7 +46,20 @@ def proof_configuration(
         parse_datetime(proof_options["created"], "proof.created")
     config = dict(proof_options)
     config["@context"] = context
+    if document_loader is frozen_document_loader:
+        # Every credential of a batch (and every proof of one issuer's day) has the same
+        # options and context: canonicalize them once. Keyed on the exact JSON text, so only
+        # an identical configuration is ever answered from the cache.
+        try:
+            return _canonical_configuration(json.dumps(config, sort_keys=True))
+        except (TypeError, ValueError):  # not JSON (a date object, say): pyld says what
+            pass
     return canonicalize(config, document_loader=document_loader)
+
+
+@lru_cache(maxsize=256)
+def _canonical_configuration(config_json: str) -> str:
+    return canonicalize(json.loads(config_json))
 
 
 def hashing(transformed_document: str, canonical_proof_config: str) -> bytes:

@@ -546,7 +546,13 @@ def test_a_stopping_worker_hands_the_job_back_between_rows(db, make_job, run, no
     assert len(credentials_of(job, db)) == 3
 
 
-def test_a_worker_that_lost_its_lease_stops(db, make_job, run, now):
+@pytest.fixture
+def one_row_batches(monkeypatch):
+    """Batches of one row, so that a test can act between two of them."""
+    monkeypatch.setattr(bulk, "BATCH_ROWS", 1)
+
+
+def test_a_worker_that_lost_its_lease_stops(db, make_job, run, now, one_row_batches):
     job = make_job(learners(3))
     bulk.confirm_job(db, job, now=now, actor="x")
     taken_over = []
@@ -565,7 +571,7 @@ def test_a_worker_that_lost_its_lease_stops(db, make_job, run, now):
     assert len(credentials_of(job, db)) == 3
 
 
-def test_cancel_stops_before_the_next_row(db, make_job, run, now):
+def test_cancel_stops_before_the_next_batch(db, make_job, run, now, one_row_batches):
     job = make_job(learners(3))
     bulk.confirm_job(db, job, now=now, actor="x")
 

@@ -127,7 +127,6 @@ def test_a_row_refused_in_the_middle_of_a_batch_fails_alone(db, kek, job, now):
 
 
 def test_a_worker_dying_mid_batch_leaves_none_of_that_batch(db, kek, job, now, monkeypatch):
-    monkeypatch.setattr(bulk, "BATCH_SECONDS", 3600.0)  # one batch, however slow the machine
     made = job(3)
     asked = []
 
