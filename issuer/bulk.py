@@ -969,11 +969,11 @@ def _record_rows(
     *,
     job: BulkJob,
     rows: Sequence[BulkRow],
-    outcomes: Sequence[services.Issued | str],
+    outcomes: Sequence[services.BatchIssued | str],
     lease: datetime,
 ) -> None:
     """The rows' outcomes and the job's counters, under the lease (in the batch)."""
-    issued = sum(isinstance(outcome, services.Issued) for outcome in outcomes)
+    issued = sum(isinstance(outcome, services.BatchIssued) for outcome in outcomes)
     # Plain UPDATEs: the job and its rows are always re-read (``refresh``, the next batch's
     # query) rather than taken from this session's objects, and keeping those objects in step
     # cost more than the statements themselves.
@@ -1002,10 +1002,10 @@ def _record_rows(
             {
                 "row": row.id,
                 "outcome": RowStatus.ISSUED
-                if isinstance(outcome, services.Issued)
+                if isinstance(outcome, services.BatchIssued)
                 else RowStatus.FAILED,
-                "why": None if isinstance(outcome, services.Issued) else str(outcome)[:2000],
-                "credential": outcome.record.id if isinstance(outcome, services.Issued) else None,
+                "why": None if isinstance(outcome, services.BatchIssued) else str(outcome)[:2000],
+                "credential": outcome.id if isinstance(outcome, services.BatchIssued) else None,
             }
             for row, outcome in zip(rows, outcomes, strict=True)
         ],
@@ -1068,7 +1068,7 @@ def _hold(session: Session, job: BulkJob, lease: datetime, now: datetime) -> Out
 
 @dataclass(frozen=True, slots=True)
 class _BatchDone:
-    issued: list[IssuedCredential]
+    issued: list[int]  # ids of the credentials issued
     issued_at: datetime
     rows: int  # rows done, from the start of those given
     lease: datetime
@@ -1135,7 +1135,7 @@ def _issue_batch(
             if not retryable(e) or attempt == MAX_ATTEMPTS:
                 raise
             continue
-        issued = [o.record for o in outcomes if isinstance(o, services.Issued)]
+        issued = [o.id for o in outcomes if isinstance(o, services.BatchIssued)]
         return _BatchDone(issued, now, len(taken), now, ended)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
@@ -1209,7 +1209,12 @@ def process_job(
                 lease = done.lease
                 # After the batch's own transaction; never raises (see pathways).
                 pathways.after_issue_many(
-                    session, kek, done.issued, public_url=public_url, now=done.issued_at
+                    session,
+                    kek,
+                    job.achievement,
+                    done.issued,
+                    public_url=public_url,
+                    now=done.issued_at,
                 )
                 if done.ended == Outcome.STOPPED:
                     _release(session, job.id, lease, clock())

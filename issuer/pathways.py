@@ -467,7 +467,8 @@ def _automatic_candidates(session: Session, achievement: Achievement) -> list[Pa
 def after_issue_many(
     session: Session,
     kek: MultiFernet,
-    records: Sequence[IssuedCredential],
+    achievement: Achievement,
+    credential_ids: Sequence[int],
     *,
     public_url: str,
     now: datetime,
@@ -475,15 +476,22 @@ def after_issue_many(
     """``after_issue`` for credentials of one achievement (a bulk batch), looking once.
 
     Most achievements are part of no automatic pathway: one look-up then answers for the
-    whole batch. Never raises.
+    whole batch, and the credentials are not even loaded. Never raises.
     """
-    if not records:
+    if not credential_ids:
         return []
     try:
-        if not _automatic_candidates(session, records[0].achievement):
+        if not _automatic_candidates(session, achievement):
             return []
-    except Exception:  # the parts stand; each is looked at again below, with its own log
+        records = session.scalars(
+            select(IssuedCredential)
+            .where(IssuedCredential.id.in_(credential_ids))
+            .order_by(IssuedCredential.id)
+        ).all()
+    except Exception:  # the parts stand whatever happens here
         session.rollback()
+        log.exception("could not look for pathways completed by a bulk batch")
+        return []
     awarded: list[Awarded] = []
     for record in records:
         awarded += after_issue(session, kek, record, public_url=public_url, now=now)

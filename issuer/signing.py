@@ -8,8 +8,9 @@ bulk job therefore hands the signing of each batch to a pool of processes, one p
 The pool's processes start with "spawn", a clean interpreter: the worker runs threads, which
 "fork" does not copy safely. The batch's two private keys reach them through the pool's pipe,
 as PKCS#8 bytes, never through a file or an environment variable; a pool process keeps the
-few it was sent last in memory, as the worker itself does, and nowhere else. Signing is deterministic, so a credential signed in the pool
-is byte for byte the one the worker would have signed itself.
+few it was sent last in memory, as the worker itself does, and nowhere else. Signing is
+deterministic, so a credential signed in the pool is byte for byte the one the worker would
+have signed itself.
 """
 
 from __future__ import annotations
