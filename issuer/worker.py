@@ -306,6 +306,7 @@ def match_page() -> Response:
 
 
 @bp.post("/wallet/match")
+@limited(VERIFY)  # it verifies every credential of the wallet, as the employer's match does
 @wallet_required
 def match() -> Response:
     """Which tasks of a role the worker's valid credentials show, and training for the rest."""

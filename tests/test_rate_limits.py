@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from issuer import accounts, services
+from issuer import accounts, claims, services
 from issuer.app import create_app
 from issuer.errors import ConfigurationError
 from verifier.app import ConfigurationError as VerifierConfigurationError
@@ -443,3 +443,38 @@ def test_bulk_jobs_and_revocations_count_against_the_tokens_issuing_limit(
     assert_limited_as_problem(
         client.post("/api/v1/bulk-jobs", json={}, headers=headers | {"Idempotency-Key": "c"})
     )
+
+
+def test_a_workers_own_match_counts_as_verification(make_app: Callable[..., Flask]) -> None:
+    """/wallet/match verifies every credential the worker holds: one of the costliest posts."""
+    app = make_app(VERIFY_RATE_LIMIT="2/minute", WTF_CSRF_ENABLED=False)
+    db = session_of(app)
+    kek = app.config["KEK_FERNET"]
+    centre = services.create_organisation(
+        db, kek, slug="northside", name="N", public_url=PUBLIC_URL, now=NOW
+    )
+    achievement = services.create_achievement(
+        db, organisation=centre, name="Weld", description="D", criteria="C", now=NOW
+    )
+    record = services.issue_credential(
+        db,
+        kek,
+        organisation=centre,
+        achievement=achievement,
+        name="Ana",
+        email="ana@example.org",
+        public_url=PUBLIC_URL,
+        now=NOW,
+    ).record
+    token = claims.new_claim_token(db, record, now=NOW)
+    db.commit()
+    db.close()
+    client = app.test_client()
+    assert client.get(f"/claim/{token}").status_code == HTTPStatus.SEE_OTHER
+
+    answers = [client.post("/wallet/match", data={"profile": "none"}) for _ in range(3)]
+
+    assert [a.status_code for a in answers[:2]] == [HTTPStatus.UNPROCESSABLE_ENTITY] * 2
+    assert answers[2].status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert "Too many checks in a short time" in answers[2].get_data(as_text=True)
+    assert client.get("/wallet").status_code == HTTPStatus.OK  # reading is never limited
