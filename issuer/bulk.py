@@ -1067,129 +1067,81 @@ def _hold(session: Session, job: BulkJob, lease: datetime, now: datetime) -> Out
 
 
 @dataclass(frozen=True, slots=True)
-class _Batch:
-    """Rows taken for one transaction, with their status indexes reserved and signing begun."""
-
-    rows: list[BulkRow]
-    prepared: services.PreparedBatch
-
-
-def _pending_rows(session: Session, job: BulkJob, page: int) -> Iterator[BulkRow]:
-    """The job's pending rows in spreadsheet order, read ``page`` at a time."""
-    last_row = 0
-    while True:
-        rows = list(
-            session.scalars(
-                select(BulkRow)
-                .where(
-                    BulkRow.job_id == job.id,
-                    BulkRow.row_number > last_row,
-                    BulkRow.status == RowStatus.PENDING,
-                )
-                .order_by(BulkRow.row_number)
-                .limit(page)
-            )
-        )
-        if not rows:
-            return
-        yield from rows
-        last_row = rows[-1].row_number
-
-
-def _take(rows: Iterator[BulkRow], should_stop: Callable[[], bool]) -> tuple[list[BulkRow], bool]:
-    """Up to ``BATCH_ROWS`` rows, asking ``should_stop`` before each; and whether it said so."""
-    taken: list[BulkRow] = []
-    while len(taken) < BATCH_ROWS:
-        if should_stop():
-            return taken, True
-        row = next(rows, None)
-        if row is None:
-            break
-        taken.append(row)
-    return taken, False
-
-
-def _prepare(
-    session: Session,
-    kek: MultiFernet,
-    *,
-    job: BulkJob,
-    rows: list[BulkRow],
-    public_url: str,
-    now: datetime,
-) -> _Batch:
-    """Reserve the rows' status indexes (committed) and start signing their credentials."""
-    with transaction(session):
-        prepared = services.prepare_batch(
-            session,
-            kek,
-            organisation=job.organisation,
-            achievement=job.achievement,
-            items=[
-                services.BatchItem(
-                    name=row.name,
-                    email=row.email,
-                    idempotency_key=f"bulk:{job.public_id}:{row.row_number}",
-                    external_id=row.external_id,
-                    evidence=[{"id": row.evidence}] if row.evidence else None,
-                )
-                for row in rows
-            ],
-            public_url=public_url,
-            now=now,
-            # Keys are decrypted once per batch (a key rotated meanwhile is used from the next).
-            signers=services.Signers(),
-        )
-    return _Batch(rows, prepared)
-
-
-@dataclass(frozen=True, slots=True)
-class _Written:
-    issued: list[int]  # ids of the credentials the batch issued
+class _BatchDone:
+    issued: list[int]  # ids of the credentials issued
+    issued_at: datetime
+    rows: int  # rows done, from the start of those given
     lease: datetime
-    ended: Outcome | None  # cancelled, or lost to another worker: the batch was not written
+    ended: Outcome | None  # set when the job must not go on in this worker
 
 
-def _write(
+def _issue_batch(
     session: Session,
     kek: MultiFernet,
     *,
     job: BulkJob,
-    batch: _Batch,
+    rows: Sequence[BulkRow],
     lease: datetime,
     public_url: str,
     clock: Callable[[], datetime],
-) -> _Written:
-    """Write a prepared batch in one transaction, under the lease.
+    should_stop: Callable[[], bool],
+) -> _BatchDone:
+    """Issue up to ``BATCH_ROWS`` rows from the start of ``rows`` in one transaction.
 
-    A conflict with a concurrent writer (a status index taken meanwhile) rolls the batch
-    back; it is prepared again and written again. A row refused for its own data fails alone.
+    ``should_stop`` is asked before each row is taken; the rows before it first says so
+    are issued. A conflict with a concurrent writer (a status index taken meanwhile) rolls
+    the whole batch back and it is tried again; a row refused for its own data fails alone.
     """
+    taken: list[BulkRow] = []
+    ended: Outcome | None = None
+    for row in rows[:BATCH_ROWS]:
+        if should_stop():
+            ended = Outcome.STOPPED
+            break
+        taken.append(row)
+    if not taken:
+        return _BatchDone([], lease, 0, lease, ended)
+    signers = services.Signers()
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             with transaction(session):
-                beat = clock()
-                ended = _hold(session, job, lease, beat)
-                if ended is not None:
-                    return _Written([], lease, ended)
-                outcomes = services.write_batch(
-                    session, batch.prepared, actor=job.created_by, bulk_job_id=job.id
+                now = clock()
+                lost = _hold(session, job, lease, now)
+                if lost is not None:
+                    return _BatchDone([], now, 0, lease, lost)
+                outcomes = services.issue_batch(
+                    session,
+                    kek,
+                    organisation=job.organisation,
+                    achievement=job.achievement,
+                    items=[
+                        services.BatchItem(
+                            name=row.name,
+                            email=row.email,
+                            idempotency_key=f"bulk:{job.public_id}:{row.row_number}",
+                            external_id=row.external_id,
+                            evidence=[{"id": row.evidence}] if row.evidence else None,
+                        )
+                        for row in taken
+                    ],
+                    public_url=public_url,
+                    now=now,
+                    signers=signers,
+                    actor=job.created_by,
+                    bulk_job_id=job.id,
                 )
-                _record_rows(session, job=job, rows=batch.rows, outcomes=outcomes, lease=beat)
+                _record_rows(session, job=job, rows=taken, outcomes=outcomes, lease=now)
         except DBAPIError as e:
             if not retryable(e) or attempt == MAX_ATTEMPTS:
                 raise
-            batch = _prepare(
-                session, kek, job=job, rows=batch.rows, public_url=public_url, now=clock()
-            )
             continue
         issued = [o.id for o in outcomes if isinstance(o, services.BatchIssued)]
-        return _Written(issued, beat, None)
+        return _BatchDone(issued, now, len(taken), now, ended)
     raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
 
 #: Rows written in one transaction (one disk flush, a handful of statements). Other writers,
-#: and a cancel, wait for a batch at most this many credentials' writing long.
+#: and a cancel, wait for a batch at most this many credentials' signing long.
 BATCH_ROWS = 100
 
 
@@ -1201,22 +1153,21 @@ def process_job(
     public_url: str,
     clock: Callable[[], datetime],
     should_stop: Callable[[], bool] = lambda: False,
-    batch: int = 500,
+    batch: int = 100,
 ) -> Outcome:
     """Issue the pending rows of a queued job in order, each exactly once; see the module doc.
 
     Safe to run any number of times, in any number of workers at once: one claims the job,
     the others return ``Outcome.BUSY``. Rows already issued (before a crash, say) are skipped;
     a row whose credential was written but whose outcome was not is completed from the
-    credential the idempotency key finds. ``should_stop`` is asked before every row is taken;
-    when it says so, the rows taken so far are issued and the job goes back to the queue for
-    the next worker.
+    credential the idempotency key finds. ``should_stop`` is asked before every row; when it
+    says so, the rows issued so far are committed and the job goes back to the queue for the
+    next worker.
 
     Rows are written in batches of ``BATCH_ROWS``, each batch one transaction holding its
     credentials, their audit events, the rows' outcomes and the job's counters: a crash
     loses the batch in progress whole, and its rows are issued again by the next worker,
-    never twice. The batches are pipelined: while one is written, the next one's credentials
-    are already being signed (issuer/signing.py), its status indexes reserved beforehand.
+    never twice.
 
     Raises whatever the database or key store raises (the job is then handed back to the
     queue when the database still answers, and recovered after ``STALE_AFTER`` otherwise).
@@ -1227,48 +1178,50 @@ def process_job(
     job = session.scalars(
         select(BulkJob).where(BulkJob.id == job_id).execution_options(populate_existing=True)
     ).one()
+    last_row = 0
     try:
-        rows = _pending_rows(session, job, batch)
-        taken, stopping = _take(rows, should_stop)
-        current = (
-            _prepare(session, kek, job=job, rows=taken, public_url=public_url, now=clock())
-            if taken
-            else None
-        )
-        while current is not None:
-            ahead = None
-            if not stopping:
-                taken, stopping = _take(rows, should_stop)
-                if taken:
-                    ahead = _prepare(
-                        session, kek, job=job, rows=taken, public_url=public_url, now=clock()
+        while True:
+            pending = list(
+                session.scalars(
+                    select(BulkRow)
+                    .where(
+                        BulkRow.job_id == job.id,
+                        BulkRow.row_number > last_row,
+                        BulkRow.status == RowStatus.PENDING,
                     )
-            written = _write(
-                session,
-                kek,
-                job=job,
-                batch=current,
-                lease=lease,
-                public_url=public_url,
-                clock=clock,
+                    .order_by(BulkRow.row_number)
+                    .limit(batch)
+                )
             )
-            if written.ended is not None:
-                return written.ended
-            lease = written.lease
-            # After the batch's own transaction; never raises (see pathways).
-            pathways.after_issue_many(
-                session,
-                kek,
-                job.achievement,
-                written.issued,
-                public_url=public_url,
-                now=current.prepared.now,
-            )
-            current = ahead
-        if stopping:
-            _release(session, job.id, lease, clock())
-            return Outcome.STOPPED
-        return _finish(session, job, lease, clock())
+            if not pending:
+                return _finish(session, job, lease, clock())
+            while pending:
+                done = _issue_batch(
+                    session,
+                    kek,
+                    job=job,
+                    rows=pending,
+                    lease=lease,
+                    public_url=public_url,
+                    clock=clock,
+                    should_stop=should_stop,
+                )
+                lease = done.lease
+                # After the batch's own transaction; never raises (see pathways).
+                pathways.after_issue_many(
+                    session,
+                    kek,
+                    job.achievement,
+                    done.issued,
+                    public_url=public_url,
+                    now=done.issued_at,
+                )
+                if done.ended == Outcome.STOPPED:
+                    _release(session, job.id, lease, clock())
+                if done.ended is not None:
+                    return done.ended
+                last_row = pending[done.rows - 1].row_number
+                pending = pending[done.rows :]
     except _LeaseLost:
         session.rollback()
         return Outcome.LOST

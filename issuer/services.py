@@ -11,7 +11,7 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -442,54 +442,21 @@ def issue_batch(
 ) -> list[BatchIssued | str]:
     """Issue a batch of credentials of one achievement inside the caller's transaction.
 
-    ``prepare_batch`` then ``write_batch`` in one transaction; see both.
-    """
-    prepared = prepare_batch(
-        session,
-        kek,
-        organisation=organisation,
-        achievement=achievement,
-        items=items,
-        public_url=public_url,
-        now=now,
-        signers=signers,
-    )
-    return write_batch(session, prepared, actor=actor, bulk_job_id=bulk_job_id)
+    For bulk issuing, which commits many credentials at once. Each item gets what
+    ``issue_credential`` writes (both proofs, a status index, the record and its audit
+    event), but with a handful of statements for the whole batch rather than a dozen per
+    credential: the idempotency look-up, the status indexes, the inserts and the audit chain
+    are each done once for all. Every credential of a batch is issued at the same ``now``.
 
+    Returns, in the order of ``items``, the issued credential's id, or why the item was
+    refused (its data: nothing of it is written). An item whose ``idempotency_key`` the
+    centre already used returns the first credential, as in ``issue_credential``. No ORM
+    objects are made for the batch's rows: building and flushing them cost more than
+    signing.
 
-@dataclass(slots=True)
-class PreparedBatch:
-    """A batch checked, its status indexes reserved and its signing started (``write_batch``)."""
-
-    organisation: Organisation
-    achievement: Achievement
-    items: Sequence[BatchItem]
-    now: datetime
-    outcomes: list[BatchIssued | str | None]  # a refusal, where an item was refused
-    requests: dict[int, _IssueRequest]
-    built: list[tuple[int, status.Allocation, str]]  # (item, allocation, credential id)
-    signed: Iterator[signing.Signed]  # one per ``built``, in order
-
-
-def prepare_batch(
-    session: Session,
-    kek: MultiFernet,
-    *,
-    organisation: Organisation,
-    achievement: Achievement,
-    items: Sequence[BatchItem],
-    public_url: str,
-    now: datetime,
-    signers: Signers,
-) -> PreparedBatch:
-    """Check a batch, reserve its status indexes and start signing it (caller's transaction).
-
-    Bulk issuing commits the reservation on its own and writes the previous batch while
-    the signing processes sign this one (issuer/bulk.py). An index reserved by a batch that
-    is never written (the worker died) stays unused: a list may fill a little early, and no
-    two credentials can ever share one (the unique constraint).
-
-    Every credential of a batch is issued at the same ``now``.
+    Raises:
+        DBAPIError: on a conflict with a concurrent writer (a status index taken meanwhile,
+            say); the caller rolls the batch back and retries it (``unit_of_work.retryable``).
     """
     outcomes: list[BatchIssued | str | None] = [None] * len(items)
     requests: dict[int, _IssueRequest] = {}
@@ -509,96 +476,56 @@ def prepare_batch(
             )
         except (IssuerError, credentials.CredentialError, ValueError) as e:
             outcomes[n] = str(e) or e.__class__.__name__
-    allocations = status.allocate_many(
-        session, organisation, len(requests), public_url=public_url, now=now
-    )
-    ring = key_ring(session, kek, organisation)
-    shared = achievement_value(achievement, public_url)
-    built: list[tuple[int, status.Allocation, str]] = []
-
-    def unsigned() -> Iterator[dict[str, Any]]:
-        # Built as the pool takes them: its first chunk is signed while the rest are built.
-        for (n, request), allocation in zip(requests.items(), allocations, strict=True):
-            try:
-                credential = _unsigned(request, shared, allocation)
-            except (credentials.CredentialError, ValueError) as e:
-                outcomes[n] = str(e) or e.__class__.__name__
-                continue
-            built.append((n, allocation, credential["id"]))
-            yield credential
-
-    signed = signing.sign_all(
-        unsigned(),
-        signers.active(ring, KeyPurpose.DATA_INTEGRITY),
-        signers.active(ring, KeyPurpose.JWT),
-        now,
-    )
-    return PreparedBatch(organisation, achievement, items, now, outcomes, requests, built, signed)
-
-
-def write_batch(
-    session: Session,
-    prepared: PreparedBatch,
-    *,
-    actor: str = "cli",
-    bulk_job_id: int | None = None,
-) -> list[BatchIssued | str]:
-    """Write a prepared batch inside the caller's transaction; the caller commits.
-
-    Each item gets what ``issue_credential`` writes (both proofs, a status index, the record
-    and its audit event), with a handful of statements for the whole batch rather than a
-    dozen per credential. No ORM objects are made for the batch's rows: building and
-    flushing them cost more than signing.
-
-    Returns, in the order of the items, the issued credential's id, or why the item was
-    refused (its data: nothing of it is written). An item whose ``idempotency_key`` the
-    centre already used returns the first credential, as in ``issue_credential``, and its
-    freshly signed one is dropped.
-
-    Raises:
-        DBAPIError: on a conflict with a concurrent writer (a status index taken meanwhile,
-            say); the caller rolls the batch back and prepares it again.
-    """
-    organisation, items, outcomes = prepared.organisation, prepared.items, prepared.outcomes
     existing = _by_idempotency_keys(
-        session, organisation, [items[n].idempotency_key for n in prepared.requests]
+        session, organisation, [items[n].idempotency_key for n in requests]
     )
-    written: dict[int, dict[str, Any]] = {}
-    for position, forms in enumerate(prepared.signed):
-        n, allocation, credential_id = prepared.built[position]
+    for n in list(requests):
         found = existing.get(items[n].idempotency_key)
         if found is not None:
             if found.bulk_job_id is None:  # issued by a worker that died before recording it
                 found.bulk_job_id = bulk_job_id
             outcomes[n] = BatchIssued(found.id, found.public_id, created=False)
-        elif forms.refused is not None or forms.document is None or forms.token is None:
+            del requests[n]
+    allocations = status.allocate_many(
+        session, organisation, len(requests), public_url=public_url, now=now
+    )
+    ring = key_ring(session, kek, organisation)
+    shared = achievement_value(achievement, public_url)
+    built: list[tuple[int, status.Allocation, dict[str, Any]]] = []
+    for (n, request), allocation in zip(requests.items(), allocations, strict=True):
+        try:
+            built.append((n, allocation, _unsigned(request, shared, allocation)))
+        except (credentials.CredentialError, ValueError) as e:
+            outcomes[n] = str(e) or e.__class__.__name__
+    signed = signing.sign_all(
+        [unsigned for _, _, unsigned in built],
+        signers.active(ring, KeyPurpose.DATA_INTEGRITY),
+        signers.active(ring, KeyPurpose.JWT),
+        now,
+    )
+    written: dict[int, dict[str, Any]] = {}
+    for (n, allocation, unsigned), forms in zip(built, signed, strict=True):
+        if forms.refused is not None or forms.document is None or forms.token is None:
             outcomes[n] = forms.refused or "not signed"
-        else:
-            written[n] = _record_values(
-                prepared.requests[n],
-                allocation,
-                credential_id,
-                forms.document,
-                forms.token,
-                now=prepared.now,
-                idempotency_key=items[n].idempotency_key,
-            ) | {"bulk_job_id": bulk_job_id}
-    if written:
-        _insert_batch(session, prepared, written, actor=actor)
-    return [outcome if outcome is not None else "not issued" for outcome in outcomes]
-
-
-def _insert_batch(
-    session: Session, prepared: PreparedBatch, written: dict[int, dict[str, Any]], *, actor: str
-) -> None:
-    """The batch's records and audit events; ``prepared.outcomes`` gets their ids."""
+            continue
+        written[n] = _record_values(
+            requests[n],
+            allocation,
+            unsigned["id"],
+            forms.document,
+            forms.token,
+            now=now,
+            idempotency_key=items[n].idempotency_key,
+        ) | {"bulk_job_id": bulk_job_id}
+    if not written:
+        return [outcome if outcome is not None else "not issued" for outcome in outcomes]
     session.execute(insert(IssuedCredential.__table__), list(written.values()))
     ids = dict(
         session.execute(
             select(IssuedCredential.idempotency_key, IssuedCredential.id).where(
-                IssuedCredential.organisation_id == prepared.organisation.id,
+                IssuedCredential.organisation_id == organisation.id,
                 IssuedCredential.idempotency_key.in_(
-                    [values["idempotency_key"] for values in written.values()]
+                    [v["idempotency_key"] for v in written.values()]
                 ),
             )
         ).all()
@@ -609,21 +536,17 @@ def _insert_batch(
             Event(
                 action="credential.issued",
                 subject=values["credential_id"],
-                now=prepared.now,
+                now=now,
                 actor=actor,
-                organisation_id=prepared.organisation.id,
-                details={
-                    "achievement": prepared.achievement.public_id,
-                    "public_id": values["public_id"],
-                },
+                organisation_id=organisation.id,
+                details={"achievement": achievement.public_id, "public_id": values["public_id"]},
             )
             for values in written.values()
         ],
     )
     for n, values in written.items():
-        prepared.outcomes[n] = BatchIssued(
-            ids[values["idempotency_key"]], values["public_id"], created=True
-        )
+        outcomes[n] = BatchIssued(ids[values["idempotency_key"]], values["public_id"], created=True)
+    return [outcome if outcome is not None else "not issued" for outcome in outcomes]
 
 
 @dataclass(frozen=True, slots=True)

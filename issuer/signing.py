@@ -22,12 +22,11 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain, islice
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -76,69 +75,30 @@ def _signed(
 
 
 def sign_all(
-    unsigned: Iterable[dict[str, Any]],
+    unsigned: Sequence[dict[str, Any]],
     di_signer: LocalSigner,
     jwt_signer: LocalSigner,
     created: datetime,
-) -> Iterator[Signed]:
-    """Start signing a batch; the signed credentials, in order, as the iterator is read.
+) -> list[Signed]:
+    """Sign a batch, in the pool when there is one and the batch is worth sending.
 
-    With a pool (and a batch worth sending), every chunk is on its way before this returns,
-    so the caller can do other work (write the previous batch) while the pool signs; reading
-    the iterator waits for each chunk in turn. Without one, each credential is signed here
-    as it is read. A credential that cannot be signed is refused alone (``Signed.refused``).
+    A credential that cannot be signed is refused alone (``Signed.refused``).
     """
     pool = _pool()
-    items = iter(unsigned)
-    first = list(islice(items, MIN_POOLED))
-    if pool is None or len(first) < MIN_POOLED:
-        return (_signed(one, di_signer, jwt_signer, created) for one in chain(first, items))
+    if pool is None or len(unsigned) < MIN_POOLED:
+        return [_signed(u, di_signer, jwt_signer, created) for u in unsigned]
     keys = (_portable(di_signer), _portable(jwt_signer))
-    sent = [(_submit(pool, chunk, keys, created), chunk) for chunk in _chunks(chain(first, items))]
-    return _collect(pool, sent, di_signer, jwt_signer, created)
-
-
-def _collect(
-    pool: Executor,
-    sent: list[tuple[Future[list[Signed]] | None, list[dict[str, Any]]]],
-    di_signer: LocalSigner,
-    jwt_signer: LocalSigner,
-    created: datetime,
-) -> Iterator[Signed]:
-    for future, chunk in sent:
-        try:
-            if future is None:
-                raise BrokenProcessPool("not sent")
-            yield from future.result()
-        except BrokenProcessPool:
-            # A pool process died (killed, out of memory): this chunk is signed here, and a
-            # new pool serves the next batch. Nothing was written yet, so nothing is lost.
-            log.warning("a signing process died; signing its share in the worker itself")
-            _discard(pool)
-            for one in chunk:
-                yield _signed(one, di_signer, jwt_signer, created)
-
-
-#: Credentials sent to a pool process at a time: a batch goes out in several chunks, so that
-#: the pool's processes share it evenly and the first results come back early.
-CHUNK = 25
-
-
-def _chunks(items: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    while chunk := list(islice(items, CHUNK)):
-        yield chunk
-
-
-def _submit(
-    pool: Executor,
-    chunk: list[dict[str, Any]],
-    keys: tuple[_PortableKey, _PortableKey],
-    created: datetime,
-) -> Future[list[Signed]] | None:
+    share = -(-len(unsigned) // _processes)  # one chunk per process
+    chunks = [list(unsigned[i : i + share]) for i in range(0, len(unsigned), share)]
     try:
-        return pool.submit(_sign_chunk, chunk, keys, created)
-    except (BrokenProcessPool, RuntimeError):  # broken, or shut down after a broken one
-        return None
+        futures = [pool.submit(_sign_chunk, chunk, keys, created) for chunk in chunks]
+        return [signed for future in futures for signed in future.result()]
+    except BrokenProcessPool:
+        # A pool process died (killed, out of memory): sign here, and start a new pool next
+        # time. Nothing was written yet, so nothing is lost.
+        log.warning("a signing process died; signing this batch in the worker itself")
+        _discard(pool)
+        return [_signed(u, di_signer, jwt_signer, created) for u in unsigned]
 
 
 def configure(processes: int | None) -> None:

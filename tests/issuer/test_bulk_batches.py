@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from credentials.jsonld import canonicalize_with_pyld
 from credentials.multikey import decode_multibase_base58btc
-from issuer import bulk, services, status
+from issuer import bulk
 from issuer.audit import verify_chain
 from issuer.models import BulkRow, IssuedCredential
 from keys.ring import find_verification_key
@@ -147,50 +147,3 @@ def test_a_worker_dying_mid_batch_leaves_none_of_that_batch(db, kek, job, now, m
     assert run(db, kek, made, now) == bulk.Outcome.FINISHED
     assert len(issued_records(db, made)) == 3
     assert bulk.refresh(db, made).issued == 3
-
-
-def test_an_index_taken_between_reservation_and_writing_is_drawn_again(
-    db, kek, centre, welding, job, now, monkeypatch
-):
-    """A batch's status indexes are reserved before it is signed and written (the next batch
-    is signed while this one is written). Another issuer may draw the same index meanwhile:
-    the database refuses the second, and the batch is prepared again with other indexes."""
-    monkeypatch.setattr(bulk, "BATCH_ROWS", 1)
-    monkeypatch.setattr(status, "randbelow", lambda _n: 7)  # every draw wants index 7
-    made = job(2)
-    other, asked, prepared = [], [], []
-    prepare = services.prepare_batch
-    monkeypatch.setattr(
-        services, "prepare_batch", lambda *a, **k: prepared.append(1) or prepare(*a, **k)
-    )
-
-    def another_issuer_takes_index_7():
-        asked.append(True)
-        # Asked before row 2 is taken: row 1's batch has reserved index 7, not yet written.
-        if len(asked) == 2:
-            other.append(
-                services.issue_credential(
-                    db,
-                    kek,
-                    organisation=centre,
-                    achievement=welding,
-                    name="Walk-in",
-                    email="walk-in@example.org",
-                    public_url=PUBLIC_URL,
-                    now=now,
-                ).record
-            )
-        return False
-
-    assert run(db, kek, made, now, should_stop=another_issuer_takes_index_7) == (
-        bulk.Outcome.FINISHED
-    )
-
-    assert other[0].status_index == 7
-    assert len(prepared) == 3  # row 1, row 2, and row 1 again after the refusal
-    records = issued_records(db, made)
-    assert len(records) == 2
-    assert 7 not in {r.status_index for r in records}
-    everyone = db.scalars(select(IssuedCredential)).all()
-    assert len({(r.status_list_id, r.status_index) for r in everyone}) == 3
-    assert verify_chain(db)[1] is None

@@ -61,7 +61,7 @@ def test_the_pool_signs_byte_for_byte_what_the_worker_signs(pool):
     di, jwt = make_signer("EdDSA"), make_signer("RS256")
     unsigned = batch(signing.MIN_POOLED + 5)
 
-    pooled = list(signing.sign_all(unsigned, di, jwt, NOW))
+    pooled = signing.sign_all(unsigned, di, jwt, NOW)
 
     here = [signing.sign(u, di, jwt, NOW) for u in unsigned]
     assert [(s.document, s.token) for s in pooled] == here
@@ -78,7 +78,7 @@ def test_a_credential_that_cannot_be_signed_is_refused_alone(pool):
     unsigned = batch(signing.MIN_POOLED)
     unsigned[4] = unsigned[4] | {"favouriteColour": "green"}  # no context defines it
 
-    pooled = list(signing.sign_all(unsigned, di, jwt, NOW))
+    pooled = signing.sign_all(unsigned, di, jwt, NOW)
 
     assert pooled[4].document is None and "favouriteColour" in (pooled[4].refused or "")
     assert all(s.refused is None for n, s in enumerate(pooled) if n != 4)
@@ -90,13 +90,13 @@ def test_a_killed_signing_process_costs_nothing_but_time(pool):
     for pid in list(signing._executor._processes):  # type: ignore[union-attr]
         os.kill(pid, signal.SIGKILL)
 
-    signed = list(signing.sign_all(unsigned, di, jwt, NOW))
+    signed = signing.sign_all(unsigned, di, jwt, NOW)
 
     assert [(s.document, s.token) for s in signed] == [
         signing.sign(u, di, jwt, NOW) for u in unsigned
     ]
     # A new pool serves the next batch.
-    assert list(signing.sign_all(unsigned, di, jwt, NOW)) == signed
+    assert signing.sign_all(unsigned, di, jwt, NOW) == signed
 
 
 def test_a_bulk_job_signed_in_the_pool_verifies_everywhere(
