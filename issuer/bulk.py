@@ -41,7 +41,7 @@ from typing import Any, cast
 
 from cryptography.fernet import MultiFernet
 from marshmallow import ValidationError, validate
-from sqlalchemy import CursorResult, Result, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Result, bindparam, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
@@ -946,6 +946,11 @@ def _claim(session: Session, job_id: int, now: datetime) -> datetime | None:
     return now if taken == 1 else None
 
 
+def _held_by(job_id: int, lease: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The job is running under this lease (the worker that wrote it still holds it)."""
+    return (BulkJob.id == job_id, BulkJob.heartbeat_at == lease, BulkJob.state == JobState.RUNNING)
+
+
 def _release(session: Session, job_id: int, lease: datetime, now: datetime) -> bool:
     """Give a running job back to the queue (this worker stops); True when it was ours."""
     with transaction(session):
@@ -953,11 +958,7 @@ def _release(session: Session, job_id: int, lease: datetime, now: datetime) -> b
             _changed(
                 session.execute(
                     update(BulkJob)
-                    .where(
-                        BulkJob.id == job_id,
-                        BulkJob.heartbeat_at == lease,
-                        BulkJob.state == JobState.RUNNING,
-                    )
+                    .where(*_held_by(job_id, lease))
                     .values(state=JobState.QUEUED, heartbeat_at=now)
                 )
             )
@@ -1019,11 +1020,7 @@ def _finish(session: Session, job: BulkJob, lease: datetime, now: datetime) -> O
         done = _changed(
             session.execute(
                 update(BulkJob)
-                .where(
-                    BulkJob.id == job.id,
-                    BulkJob.heartbeat_at == lease,
-                    BulkJob.state == JobState.RUNNING,
-                )
+                .where(*_held_by(job.id, lease))
                 .values(state=JobState.FINISHED, finished_at=now, heartbeat_at=now)
             )
         )
@@ -1050,13 +1047,7 @@ def _hold(session: Session, job: BulkJob, lease: datetime, now: datetime) -> Out
     """
     renewed = _changed(
         session.execute(
-            update(BulkJob)
-            .where(
-                BulkJob.id == job.id,
-                BulkJob.heartbeat_at == lease,
-                BulkJob.state == JobState.RUNNING,
-            )
-            .values(heartbeat_at=now),
+            update(BulkJob).where(*_held_by(job.id, lease)).values(heartbeat_at=now),
             execution_options={"synchronize_session": False},
         )
     )

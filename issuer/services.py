@@ -648,14 +648,16 @@ def _write_credential(
         ring.active(KeyPurpose.JWT),
         now,
     )
-    record = _record(
-        request,
-        allocation,
-        unsigned["id"],
-        document,
-        token,
-        now=now,
-        idempotency_key=idempotency_key,
+    record = IssuedCredential(
+        **_record_values(
+            request,
+            allocation,
+            unsigned["id"],
+            document,
+            token,
+            now=now,
+            idempotency_key=idempotency_key,
+        )
     )
     session.add(record)
     session.flush()
@@ -689,30 +691,6 @@ def _unsigned(
         credential_status=allocation.entry,
     )
     return _with_evidence(unsigned, request.evidence) if request.evidence else unsigned
-
-
-def _record(
-    request: _IssueRequest,
-    allocation: status.Allocation,
-    credential_id: str,
-    document: str,
-    token: str,
-    *,
-    now: datetime,
-    idempotency_key: str | None,
-) -> IssuedCredential:
-    """The record of a signed credential, not yet added to a session."""
-    return IssuedCredential(
-        **_record_values(
-            request,
-            allocation,
-            credential_id,
-            document,
-            token,
-            now=now,
-            idempotency_key=idempotency_key,
-        )
-    )
 
 
 def _record_values(
