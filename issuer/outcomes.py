@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
@@ -54,21 +54,34 @@ VERDICTS = tuple(str(v) for v in Verdict)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
-def _issued(session: Session, result: VerificationResult) -> IssuedCredential | None:
-    """The record this instance issued the verified credential as, if it did."""
+#: Built once: every public verification asks it.
+_ISSUED_AS = (
+    select(IssuedCredential.organisation_id, IssuedCredential.achievement_id)
+    .join(Organisation, Organisation.id == IssuedCredential.organisation_id)
+    .where(
+        IssuedCredential.credential_id == bindparam("credential_id"),
+        Organisation.did == bindparam("issuer"),
+    )
+)
+
+
+def _issued(session: Session, result: VerificationResult) -> tuple[int, int] | None:
+    """The centre and achievement this instance issued the verified credential for, if it did."""
     credential = result.credential
     credential_id = credential.get("id") if credential is not None else None
     if not isinstance(credential_id, str) or len(credential_id) > 100:
         return None
     issuer = credential.get("issuer") if credential is not None else None
     issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+    if not isinstance(issuer_id, str):
+        return None
     # A forgery can copy an id; only a credential naming our centre as its issuer counts.
-    # One query, joined: this runs on every public verification.
-    return session.scalars(
-        select(IssuedCredential)
-        .join(Organisation, Organisation.id == IssuedCredential.organisation_id)
-        .where(IssuedCredential.credential_id == credential_id, Organisation.did == issuer_id)
+    # One query, joined, for two ids (not the stored credential): this runs on every public
+    # verification.
+    found = session.execute(
+        _ISSUED_AS, {"credential_id": credential_id, "issuer": issuer_id}
     ).first()
+    return None if found is None else (found.organisation_id, found.achievement_id)
 
 
 TallyKey = tuple[date, int, int, str, str]  # day, centre, achievement, channel, verdict
@@ -185,14 +198,15 @@ def record_verification(
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
     try:
-        record = _issued(session, result)
+        issued_as = _issued(session, result)
     except SQLAlchemyError:
         log.warning("could not count a verification", exc_info=True)
         session.rollback()
         return False
-    if record is None:
+    if issued_as is None:
         return False
-    key = (now.date(), record.organisation_id, record.achievement_id, channel, str(result.verdict))
+    organisation_id, achievement_id = issued_as
+    key = (now.date(), organisation_id, achievement_id, channel, str(result.verdict))
     if buffer is None or buffer.flush_after <= 0:
         return _write(session, {key: 1})
     if buffer.add(key):

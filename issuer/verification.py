@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from keys import did_web
@@ -27,6 +27,9 @@ from .errors import NotFoundError
 from .models import Organisation
 from .status import LocalStatusSource
 
+#: Built once: the verify API asks it on every call.
+_CENTRE_WITH_DID = select(Organisation.id).where(Organisation.did == bindparam("did"))
+
 
 class TrustedIssuers:
     """Our own centres, plus the issuers the operator listed in TESSERA_TRUSTED_ISSUERS.
@@ -44,8 +47,7 @@ class TrustedIssuers:
             return False
         if issuer in self._configured:
             return True
-        found = self._session.scalar(select(Organisation.id).where(Organisation.did == issuer))
-        return found is not None
+        return self._session.scalar(_CENTRE_WITH_DID, {"did": issuer}) is not None
 
 
 def trusted_issuers() -> TrustedIssuers:

@@ -56,6 +56,18 @@ csrf.exempt(bp)  # token-less JSON API: no cookies are used to authorise anythin
 JSON_MEDIA_TYPE = "application/json"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
+# Schemas are built once: building one (its fields, its nested schemas) cost more than using
+# it, on every request. load and dump keep no state on the instance, so one serves all.
+_VERIFY_REQUEST = VerifyRequestSchema()
+_VERIFY_EMAIL = VerifyRequestSchema(only=("email",))
+_VERIFY_RESPONSE = VerifyResponseSchema()
+_RESULT = VerificationResultSchema()
+_WALLET_REPORT = WalletReportSchema()
+_VC_API_REQUEST = VerifyCredentialRequestSchema()
+_VC_API_RESPONSE = VcApiVerifyResponseSchema()
+_VC_API_PRESENTATION_REQUEST = VerifyPresentationRequestSchema()
+_VC_API_PRESENTATION_RESPONSE = VcApiPresentationResponseSchema()
+
 
 # -- reading requests -----------------------------------------------------------------------
 
@@ -176,14 +188,14 @@ def wallet_report(found: WalletResult, email: str | None = None) -> dict[str, An
     """The JSON report of a wallet: its own checks, and one entry per credential."""
     credentials = []
     for entry in found.entries:
-        item = {"label": entry.label, **VerificationResultSchema().dump(entry.result)}
+        item = {"label": entry.label, **_RESULT.dump(entry.result)}
         if email is not None:
             item["recipient"] = (
                 belongs_to(entry.result.credential, email) if entry.result.credential else None
             )
         credentials.append(item)
     envelope = found.envelope
-    return WalletReportSchema().dump(
+    return _WALLET_REPORT.dump(
         {
             "verified": found.verified,
             "form": "wallet",
@@ -211,12 +223,10 @@ def verify() -> tuple[dict[str, Any], HTTPStatus]:
     recipient question.
     """
     if request.mimetype in FILE_MEDIA_TYPES:
-        email = VerifyRequestSchema(only=("email",)).load(
-            {"email": request.args.get("email") or None}
-        )["email"]
+        email = _VERIFY_EMAIL.load({"email": request.args.get("email") or None})["email"]
         found = verify_any(request.get_data())
     else:
-        data = VerifyRequestSchema().load(read_json_body())
+        data = _VERIFY_REQUEST.load(read_json_body())
         if "email" in request.args:
             # Ignoring it would answer without the recipient check the client asked for.
             raise ValidationError(
@@ -228,7 +238,7 @@ def verify() -> tuple[dict[str, Any], HTTPStatus]:
     tally(found, "api")
     if isinstance(found, WalletResult):
         return wallet_report(found, email), HTTPStatus.OK
-    body = VerifyResponseSchema().dump(found)
+    body = _VERIFY_RESPONSE.dump(found)
     if email is not None:
         body["recipient"] = belongs_to(found.credential, email) if found.credential else None
     return body, HTTPStatus.OK
@@ -303,11 +313,11 @@ def vcapi_result(
 @limited(VERIFY)
 def vcapi_verify_credential() -> tuple[dict[str, Any], HTTPStatus]:
     """VC-API: verify one credential (object, EnvelopedVerifiableCredential or VC-JWT)."""
-    data = VerifyCredentialRequestSchema().load(read_json_body())
+    data = _VC_API_REQUEST.load(read_json_body())
     result = _verify_credential(data["verifiable_credential"])
     tally(result, "api")
     body = vcapi_result(result, warnings=_option_warnings(data["options"], ()))
-    return VcApiVerifyResponseSchema().dump(body), HTTPStatus.OK
+    return _VC_API_RESPONSE.dump(body), HTTPStatus.OK
 
 
 # -- VC-API presentations -------------------------------------------------------------------
@@ -433,7 +443,7 @@ def _presentation_findings(
 @limited(VERIFY)
 def vcapi_verify_presentation() -> tuple[dict[str, Any], HTTPStatus]:
     """VC-API: verify a presentation's holder proof and every credential it carries."""
-    data = VerifyPresentationRequestSchema().load(read_json_body())
+    data = _VC_API_PRESENTATION_REQUEST.load(read_json_body())
     presentation = data["verifiable_presentation"]
     options = data["options"]
     presentation_findings, holder = _presentation_findings(presentation, options, datetime.now(UTC))
@@ -478,7 +488,7 @@ def vcapi_verify_presentation() -> tuple[dict[str, Any], HTTPStatus]:
         "warnings": overall.warnings,
         "errors": overall.errors,
     }
-    return VcApiPresentationResponseSchema().dump(body), HTTPStatus.OK
+    return _VC_API_PRESENTATION_RESPONSE.dump(body), HTTPStatus.OK
 
 
 # -- OpenAPI --------------------------------------------------------------------------------

@@ -6,15 +6,19 @@ never supplies its own key.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from credentials import InvalidProofError, UnresolvableKeyError, VerificationKey
 from credentials.multikey import resolve_did_key
-from keys import KeyState, SigningKey, verification_key
+from credentials.proofs.base import PublicKey
+from keys import KeyState, SigningKey
+from keys.crypto import load_public_jwk
 
 
 class KeyResolver(Protocol):
@@ -41,6 +45,21 @@ class DidKeyResolver:
         )
 
 
+#: What verifying needs of a stored key: never its encrypted private half. Built once, since
+#: every verification of one of our credentials asks it.
+_STORED_KEY = select(
+    SigningKey.controller, SigningKey.algorithm, SigningKey.state, SigningKey.public_jwk
+).where(SigningKey.key_id == bindparam("key_id"))
+
+
+@lru_cache(maxsize=1_024)
+def _public_key(public_jwk: str) -> PublicKey:
+    """The key a stored JWK holds. Parsing one (an RSA key above all) costs more than the
+    query that finds it; a JWK never changes, so the key is kept. Whether it may still be
+    used (its state) is read from the database on every call."""
+    return load_public_jwk(json.loads(public_jwk))
+
+
 class InstanceKeyResolver:
     """Resolves the keys of the centres (and the instance) this installation hosts."""
 
@@ -64,9 +83,7 @@ class InstanceKeyResolver:
         )
 
     def resolve(self, key_id: str) -> VerificationKey:
-        record = self._session.scalars(
-            select(SigningKey).where(SigningKey.key_id == key_id)
-        ).first()
+        record = self._session.execute(_STORED_KEY, {"key_id": key_id}).first()
         if record is None:
             if self.knows(key_id):
                 raise InvalidProofError(f"{key_id.partition('#')[0]} publishes no key {key_id!r}")
@@ -75,7 +92,12 @@ class InstanceKeyResolver:
             )
         if record.state == KeyState.COMPROMISED:
             raise InvalidProofError(f"key {key_id} was reported compromised by its issuer")
-        return verification_key(record)
+        return VerificationKey(
+            id=key_id,
+            controller=record.controller,
+            algorithm=record.algorithm,
+            public_key=_public_key(record.public_jwk),
+        )
 
 
 class ChainResolver:

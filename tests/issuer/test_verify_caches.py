@@ -1,0 +1,67 @@
+"""What the verify path keeps between requests never outlives a revocation or a compromise.
+
+Parsed keys and compiled schemas are kept (they are functions of data that never changes);
+whether a key may still be used and whether a credential is revoked are read every time.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from credentials.errors import StatusUnavailableError
+from credentials.status_list import StatusEntry
+from issuer import services, status
+from keys import KeyState
+
+from ..conftest import PUBLIC_URL
+
+
+def _issue(db, kek, centre, welding, now):
+    return services.issue_credential(
+        db,
+        kek,
+        organisation=centre,
+        achievement=welding,
+        name="Amina Haddad",
+        email="amina@example.org",
+        public_url=PUBLIC_URL,
+        now=now,
+    ).record
+
+
+def _verdict(client, credential) -> str:
+    response = client.post("/api/v1/verify", json={"credential": credential})
+    assert response.status_code == 200
+    return response.json["verdict"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("form", ["jwt", "document"])
+def test_a_revocation_is_seen_by_the_next_verification(client, db, kek, centre, welding, now, form):
+    record = _issue(db, kek, centre, welding, now)
+    credential = record.jwt if form == "jwt" else json.loads(record.document)
+    assert _verdict(client, credential) == "valid"
+    services.revoke_credential(db, record, reason="issued in error", now=now)
+    assert _verdict(client, credential) == "revoked"
+
+
+def test_a_compromised_key_stops_verifying_at_once_though_it_was_used_before(
+    client, db, kek, centre, welding, now
+):
+    record = _issue(db, kek, centre, welding, now)
+    assert _verdict(client, record.jwt) == "valid"  # the key is now parsed and kept
+    ring = services.key_ring(db, kek, centre)
+    for key in ring.records():
+        key.state = KeyState.COMPROMISED
+    db.commit()
+    assert _verdict(client, record.jwt) == "invalid"
+    assert _verdict(client, json.loads(record.document)) == "invalid"
+
+
+@pytest.mark.parametrize("sequence", ["²", "1" * 30, "x", ""])
+def test_a_list_url_without_a_usable_number_names_no_list(db, centre, sequence):
+    source = status.LocalStatusSource(db, PUBLIC_URL)
+    entry = StatusEntry(f"{PUBLIC_URL}/orgs/{centre.slug}/status/{sequence}", 1, "revocation")
+    with pytest.raises(StatusUnavailableError, match="there is no status list"):
+        source.bits(entry, issuer=centre.did, now=None)
