@@ -83,6 +83,12 @@ def _fast_valid(credential: dict[str, Any]) -> bool:
         return False
 
 
+def warm() -> None:
+    """Compile both validators now (about 0.3 s), not during the first verification."""
+    _validator()
+    _fast_validator()
+
+
 def validate_open_badge(credential: Mapping[str, Any]) -> None:
     """Check ``credential`` against the OB 3.0 JSON Schema (draft 2019-09).
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, current_app, request
 
+from credentials import schema
+
 from . import api, i18n, match, pages, security
 
 #: Endpoints that take a whole wallet (CLR or ZIP): their bodies may be MAX_WALLET_BYTES.
@@ -25,6 +27,9 @@ def _wallet_sized_bodies() -> None:
 
 
 def init_app(app: Flask) -> None:
+    # The first verification would otherwise wait for the JSON Schema validators to compile:
+    # done here once per process (gunicorn preloads the app, so its workers share them).
+    schema.warm()
     app.before_request(_wallet_sized_bodies)
     security.init_app(app)
     i18n.init_app(app)
