@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 
 from ..helpers import WELDING_SKILL
 
@@ -31,6 +32,23 @@ SERVER_STOP_TIMEOUT = 10
 
 ACHIEVEMENT_NAME = "Perform MAG welding on structural steel"
 REVOKE_REASON = "Issued by mistake"
+
+#: The operator's first two commands after ``init``: the centre, then the achievement it issues.
+CREATE_CENTRE = ("org", "create", "--slug", "northside", "--name", "Northside Skills Centre")
+CREATE_ACHIEVEMENT = (
+    "achievement",
+    "create",
+    "--org",
+    "northside",
+    "--name",
+    ACHIEVEMENT_NAME,
+    "--description",
+    "Lays fillet and butt welds on structural steel.",
+    "--criteria",
+    "Passed visual and bend testing.",
+    "--skill",
+    f"{WELDING_SKILL}=perform metal active gas welding",
+)
 
 # Talk to the local server directly, whatever proxy the environment names.
 _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -58,7 +76,7 @@ class LiveServer:
     revoke_reason: str = REVOKE_REASON
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -128,6 +146,19 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
             server.wait(timeout=SERVER_STOP_TIMEOUT)
 
 
+def reachable_redis(url: str) -> redis.Redis:
+    """A client of the Redis at ``url``; skips the test without one, but fails it under CI."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as e:
+        client.close()
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is not reachable at {url} under CI: {e}")
+        pytest.skip(f"Redis is not reachable at {url}: {e}")
+    return client
+
+
 def operator_env(cwd: Path, database_url: str, base_url: str) -> dict[str, str]:
     """An operator's environment: this test's instance, database and public URL only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TESSERA_", "FLASK_"))}
@@ -161,27 +192,12 @@ def serving(cwd: Path, env: dict[str, str], port: int) -> Iterator[None]:
 def live_server(tmp_path_factory, database_factory) -> Iterator[LiveServer]:
     """A running ``tessera serve`` with a valid, a revoked and a tampered credential."""
     cwd = tmp_path_factory.mktemp("live")
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = operator_env(cwd, database_factory(), base_url)
     _run(cwd, env, "init")
-    _run(cwd, env, "org", "create", "--slug", "northside", "--name", "Northside Skills Centre")
-    achievement = _run(
-        cwd,
-        env,
-        "achievement",
-        "create",
-        "--org",
-        "northside",
-        "--name",
-        ACHIEVEMENT_NAME,
-        "--description",
-        "Lays fillet and butt welds on structural steel.",
-        "--criteria",
-        "Passed visual and bend testing.",
-        "--skill",
-        f"{WELDING_SKILL}=perform metal active gas welding",
-    ).strip()
+    _run(cwd, env, *CREATE_CENTRE)
+    achievement = _run(cwd, env, *CREATE_ACHIEVEMENT).strip()
     valid = _issue(cwd, env, achievement, "Amina Haddad", "amina@example.org")
     revoked = _issue(cwd, env, achievement, "Yusuf Demir", "yusuf@example.org")
     third = _issue(cwd, env, achievement, "Olena Kovalenko", "olena@example.org")

@@ -38,7 +38,7 @@ from playwright.sync_api import (
 )
 
 from ..helpers import WELDING_SKILL
-from .conftest import _free_port, _run, operator_env, serving
+from .conftest import _run, free_port, operator_env, serving
 from .test_browser import (  # noqa: F401  (screenshots: a fixture)
     CHROMIUM,
     LAUNCH_ARGS,
@@ -129,7 +129,7 @@ def wallet_server(tmp_path_factory, database_factory) -> Iterator[WalletServer]:
     ``live_server`` keeps no claim link (only its hash is stored), so the wallet gets its own.
     """
     cwd = tmp_path_factory.mktemp("a11y-wallet")
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = operator_env(cwd, database_factory(), base_url)
     _run(cwd, env, "init")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import _free_port, _run, operator_env, serving
+from .conftest import _run, free_port, operator_env, serving
 from .test_browser import screenshots  # noqa: F401  (a fixture)
 from .test_browser_centre import PASSWORD, _chromium_or_skip, in_browser
 
@@ -32,7 +32,7 @@ class BulkServer:
 @pytest.fixture(scope="module")
 def bulk_server(tmp_path_factory, database_factory) -> Iterator[BulkServer]:
     cwd = tmp_path_factory.mktemp("bulk")
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = operator_env(cwd, database_factory(), base_url)
     _run(cwd, env, "init")

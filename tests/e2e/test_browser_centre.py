@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from .conftest import _free_port, _run, operator_env, serving
+from .conftest import _run, free_port, operator_env, serving
 from .test_browser import (  # noqa: F401  (screenshots: a fixture)
     CHROMIUM,
     LAUNCH_ARGS,
@@ -46,7 +46,7 @@ class CentreServer:
 def centre_server(tmp_path_factory, database_factory) -> Iterator[CentreServer]:
     """A running ``tessera serve`` with one centre and an invitation for its coordinator."""
     cwd = tmp_path_factory.mktemp("centre")
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = operator_env(cwd, database_factory(), base_url)
     _run(cwd, env, "init")

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ..helpers import WELDING_SKILL
-from .conftest import _free_port, _issue, _run, operator_env, serving
+from .conftest import _issue, _run, free_port, operator_env, serving
 from .test_browser import screenshots  # noqa: F401  (a fixture)
 from .test_browser_centre import _chromium_or_skip, in_browser
 
@@ -41,7 +41,7 @@ class OutcomesServer:
 @pytest.fixture(scope="module")
 def outcomes_server(tmp_path_factory, database_factory) -> Iterator[OutcomesServer]:
     cwd = tmp_path_factory.mktemp("outcomes")
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = operator_env(cwd, database_factory(), base_url)
     _run(cwd, env, "init")

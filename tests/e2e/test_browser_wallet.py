@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ..helpers import WELDING_SKILL
-from .conftest import _free_port, _run, operator_env, serving
+from .conftest import _run, free_port, operator_env, serving
 from .test_browser import _new_context, _watch, screenshots  # noqa: F401  (a fixture)
 from .test_browser_centre import _chromium_or_skip, in_browser
 
@@ -40,7 +40,7 @@ class WalletServer:
 def wallet_server(tmp_path_factory, database_factory) -> Iterator[WalletServer]:
     """A running ``tessera serve`` where one worker holds two credentials of one centre."""
     cwd = tmp_path_factory.mktemp("wallet")
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = operator_env(cwd, database_factory(), base_url)
     _run(cwd, env, "init")

@@ -16,15 +16,12 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
@@ -32,9 +29,15 @@ from issuer import jobs
 from issuer.audit import verify_chain
 from issuer.models import AuditEvent, BulkJob, BulkRow, IssuedCredential
 
-from ..helpers import WELDING_SKILL
+from .conftest import (
+    CREATE_ACHIEVEMENT,
+    CREATE_CENTRE,
+    TESSERA,
+    free_port,
+    operator_env,
+    reachable_redis,
+)
 
-TESSERA = Path(sys.executable).parent / "tessera"
 ROWS = 2_000
 REDIS_URL = "redis://127.0.0.1:6379/0"
 COMMAND_TIMEOUT = 120
@@ -43,33 +46,16 @@ FIRST_WORKER_TIMEOUT = 120
 FINISH_TIMEOUT = 300  # after the second worker starts: stale limit (60 s) + ~1,800 rows
 
 
-def _redis() -> redis.Redis:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as e:
-        client.close()
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is not reachable at {REDIS_URL} under CI: {e}")
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {e}")
-    return client
-
-
 @pytest.fixture
 def workdir(tmp_path, database_factory):
     """An operator's environment: PostgreSQL, Redis, and a queue of this run's own."""
     if not os.environ.get("TESSERA_TEST_DATABASE_URL"):
         pytest.skip("needs PostgreSQL: set TESSERA_TEST_DATABASE_URL")
-    client = _redis()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TESSERA_", "FLASK_"))}
+    client = reachable_redis(REDIS_URL)
     # A public URL of its own gives this run a queue of its own in the shared Redis.
     public_url = f"https://crash-{secrets.token_hex(4)}.test"
-    env |= {
-        "TESSERA_INSTANCE": str(tmp_path / "instance"),
-        "TESSERA_DATABASE_URL": database_factory(),
-        "TESSERA_PUBLIC_URL": public_url,
-        "TESSERA_REDIS_URL": REDIS_URL,
-    }
+    env = operator_env(tmp_path, database_factory(), public_url)
+    env["TESSERA_REDIS_URL"] = REDIS_URL
     yield tmp_path, env
     name = jobs.queue_name({"PUBLIC_URL": public_url})
     for key in client.scan_iter(match=f"huey.*{name}*"):
@@ -90,6 +76,24 @@ def tessera(workdir, *args):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
+
+
+def bulk_create(workdir, achievement: str, sheet: Path) -> dict:
+    """``tessera bulk create --confirm`` of the sheet's rows; the job as ``--json`` reports it."""
+    return json.loads(
+        tessera(
+            workdir,
+            "bulk",
+            "create",
+            "--org",
+            "northside",
+            "--achievement",
+            achievement,
+            sheet,
+            "--confirm",
+            "--json",
+        )
+    )
 
 
 def start_worker(workdir, log: Path) -> subprocess.Popen:
@@ -122,42 +126,15 @@ def issued_rows(engine, job: BulkJob) -> int:
 def test_a_killed_worker_issues_nobody_twice(workdir):
     cwd, env = workdir
     tessera(workdir, "init")
-    tessera(workdir, "org", "create", "--slug", "northside", "--name", "Northside Skills Centre")
-    achievement = tessera(
-        workdir,
-        "achievement",
-        "create",
-        "--org",
-        "northside",
-        "--name",
-        "Perform MAG welding on structural steel",
-        "--description",
-        "Lays fillet and butt welds on structural steel.",
-        "--criteria",
-        "Passed visual and bend testing.",
-        "--skill",
-        f"{WELDING_SKILL}=perform metal active gas welding",
-    ).strip()
+    tessera(workdir, *CREATE_CENTRE)
+    achievement = tessera(workdir, *CREATE_ACHIEVEMENT).strip()
     sheet = cwd / "cohort.csv"
     sheet.write_text(
         "name,email,external_id\n"
         + "".join(f"Learner {n},learner{n}@example.org,L-{n:05d}\n" for n in range(ROWS)),
         "utf-8",
     )
-    created = json.loads(
-        tessera(
-            workdir,
-            "bulk",
-            "create",
-            "--org",
-            "northside",
-            "--achievement",
-            achievement,
-            sheet,
-            "--confirm",
-            "--json",
-        )
-    )
+    created = bulk_create(workdir, achievement, sheet)
     assert (created["state"], created["total"], created["invalid"]) == ("queued", ROWS, 0)
     engine = create_engine(env["TESSERA_DATABASE_URL"])
     log = cwd / "workers.log"
@@ -236,12 +213,6 @@ def test_a_killed_worker_issues_nobody_twice(workdir):
 SERVE_ROWS = 60
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(cwd: Path, env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
     with log.open("ab") as output:
         server = subprocess.Popen(
@@ -275,16 +246,11 @@ def _stop_group(server: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 
 def test_serve_runs_jobs_itself_and_a_restart_issues_nobody_twice(tmp_path, database_factory):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TESSERA_", "FLASK_"))}
-    port = _free_port()
-    env |= {
-        "TESSERA_INSTANCE": str(tmp_path / "instance"),
-        "TESSERA_DATABASE_URL": database_factory(),
-        "TESSERA_PUBLIC_URL": f"http://127.0.0.1:{port}",
-    }
+    port = free_port()
+    env = operator_env(tmp_path, database_factory(), f"http://127.0.0.1:{port}")
     workdir = (tmp_path, env)
     tessera(workdir, "init")
-    tessera(workdir, "org", "create", "--slug", "northside", "--name", "Northside Skills Centre")
+    tessera(workdir, *CREATE_CENTRE)
     achievement = tessera(
         workdir,
         "achievement",
@@ -308,20 +274,7 @@ def test_serve_runs_jobs_itself_and_a_restart_issues_nobody_twice(tmp_path, data
     server = _serve(tmp_path, env, port, log)
     engine = create_engine(env["TESSERA_DATABASE_URL"])
     try:
-        created = json.loads(
-            tessera(
-                workdir,
-                "bulk",
-                "create",
-                "--org",
-                "northside",
-                "--achievement",
-                achievement,
-                sheet,
-                "--confirm",
-                "--json",
-            )
-        )
+        created = bulk_create(workdir, achievement, sheet)
         job = job_state(engine, created["id"])
         deadline = time.monotonic() + 60
         while issued_rows(engine, job) < 5:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from http import HTTPStatus
@@ -16,9 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from ..helpers import WELDING_SKILL
+from .conftest import CREATE_ACHIEVEMENT, CREATE_CENTRE, TESSERA, free_port
 
-TESSERA = Path(sys.executable).parent / "tessera"
 COMMAND_TIMEOUT = 60
 SERVER_START_TIMEOUT = 15
 SERVER_STOP_TIMEOUT = 15
@@ -56,16 +53,8 @@ def succeeds(workdir, *args):
     return result.stdout
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _create_centre(workdir):
-    created = succeeds(
-        workdir, "org", "create", "--slug", "northside", "--name", "Northside Skills Centre"
-    )
+    created = succeeds(workdir, *CREATE_CENTRE)
     did = created.strip().rsplit(" ", 1)[-1]
     assert did.startswith("did:web:") and did.endswith(":orgs:northside")
     return did
@@ -86,21 +75,7 @@ def test_init_issue_and_verify(workdir):
     assert "Ready." in again
 
     _create_centre(workdir)
-    achievement_id = succeeds(
-        workdir,
-        "achievement",
-        "create",
-        "--org",
-        "northside",
-        "--name",
-        "Perform MAG welding on structural steel",
-        "--description",
-        "Lays fillet and butt welds on structural steel.",
-        "--criteria",
-        "Passed visual and bend testing.",
-        "--skill",
-        f"{WELDING_SKILL}=perform metal active gas welding",
-    ).strip()
+    achievement_id = succeeds(workdir, *CREATE_ACHIEVEMENT).strip()
     issued = json.loads(
         succeeds(
             workdir,
@@ -156,7 +131,7 @@ def test_serve_publishes_the_centres_did_document(workdir):
     cwd, env = workdir
     succeeds(workdir, "init")
     did = _create_centre(workdir)
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log = cwd / "server.log"
     with log.open("w") as output:
@@ -186,7 +161,7 @@ def test_serve_publishes_the_centres_did_document(workdir):
 
 
 def test_serve_before_init_says_to_run_init(workdir):
-    result = tessera(workdir, "serve", "--port", _free_port())
+    result = tessera(workdir, "serve", "--port", free_port())
     assert result.returncode != 0
     assert "tessera init" in result.stderr
     assert "Traceback" not in result.stderr

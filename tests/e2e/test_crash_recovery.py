@@ -44,8 +44,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from credentials.status_list import decode_list, get_bit
-from issuer import accounts, migrate, services
-from issuer.app import create_app
+from issuer import accounts, services
 from issuer.audit import verify_chain
 from issuer.clock import utcnow
 from issuer.db import make_engine
@@ -55,8 +54,9 @@ from verifier import verify_credential
 from verifier.resolvers import instance_resolver
 from verifier.status import StatusChain
 
-from .conftest import operator_env
-from .test_bulk_crash import TESSERA, _free_port, _stop_group
+from .conftest import TESSERA, free_port, operator_env
+from .instance import operator_app, seeded
+from .test_bulk_crash import _stop_group
 
 #: Between them: the service and only its workers killed, during each of the two operations.
 SEEDS = (1234, 3, 12)
@@ -89,65 +89,22 @@ class Seeded:
 
 def set_up(cwd: Path, database_url: str, seed: int) -> Seeded:
     """A centre, an achievement, an API token, a coordinator and ``SELECTED`` credentials."""
-    port = _free_port()
+    port = free_port()
     env = operator_env(cwd, database_url, f"http://127.0.0.1:{port}")
-    app = create_app(
-        {
-            "INSTANCE": env["TESSERA_INSTANCE"],
-            "DATABASE_URL": database_url,
-            "PUBLIC_URL": env["TESSERA_PUBLIC_URL"],
-        }
-    )
-    kek, public_url, now = app.config["KEK_FERNET"], app.config["PUBLIC_URL"], utcnow()
-    migrate.upgrade(app.extensions["tessera.engine"])
-    try:
-        with app.extensions["tessera.sessionmaker"]() as db:
-            services.ensure_instance_keys(db, kek, public_url=public_url, now=now)
-            centre = services.create_organisation(
-                db, kek, slug="northside", name="Northside", public_url=public_url, now=now
-            )
-            achievement = services.create_achievement(
-                db,
-                organisation=centre,
-                name="Stack pallets safely",
-                description="Stacks pallets.",
-                criteria="Observed at work.",
-                now=now,
-            )
-            _, token = accounts.create_api_token(
-                db,
-                organisation=centre,
-                name="crash",
-                scopes=list(accounts.SCOPES),
-                now=now,
-                created_by=None,
-                actor="test",
-            )
-            accounts.create_user(
-                db,
-                email=STAFF,
-                name="Coordinator",
-                password=PASSWORD,
-                now=now,
-                organisation=centre,
-                role="admin",
-            )
-            selected = [
-                services.issue_credential(
-                    db,
-                    kek,
-                    organisation=centre,
-                    achievement=achievement,
-                    name=f"Earlier {n}",
-                    email=f"earlier{n}@example.org",
-                    public_url=public_url,
-                    now=now,
-                ).record.public_id
-                for n in range(SELECTED)
-            ]
-            return Seeded(seed, cwd, env, port, achievement.public_id, token, selected)
-    finally:
-        app.extensions["tessera.engine"].dispose()
+    with operator_app(env) as app, seeded(app, token_name="crash") as made:
+        accounts.create_user(
+            made.db,
+            email=STAFF,
+            name="Coordinator",
+            password=PASSWORD,
+            now=made.now,
+            organisation=made.centre,
+            role="admin",
+        )
+        selected = [
+            made.issue(f"Earlier {n}", f"earlier{n}@example.org").public_id for n in range(SELECTED)
+        ]
+        return Seeded(seed, cwd, env, port, made.achievement.public_id, made.token, selected)
 
 
 # -- the service, its processes, and what a client sends it ----------------------------------

@@ -36,12 +36,12 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from issuer import accounts, migrate, services
 from issuer.app import create_app
 from issuer.audit import verify_chain
-from issuer.clock import utcnow
 from issuer.db import make_engine
 from issuer.models import AuditEvent, IssuedCredential, StatusList
+
+from .instance import seeded
 
 PUBLIC_URL = "https://faults.test"
 PROBLEM = "application/problem+json"
@@ -150,37 +150,9 @@ def _config(tmp_path: Path, database_url: str) -> dict[str, object]:
 
 def _instance(app: Flask) -> Instance:
     """A centre, an achievement, an issuing token and one credential, through the app's engine."""
-    kek, now = app.config["KEK_FERNET"], utcnow()
-    migrate.upgrade(app.extensions["tessera.engine"])
-    with app.extensions["tessera.sessionmaker"]() as session:
-        services.ensure_instance_keys(session, kek, public_url=PUBLIC_URL, now=now)
-        centre = services.create_organisation(
-            session,
-            kek,
-            slug="northside",
-            name="Northside Skills Centre",
-            public_url=PUBLIC_URL,
-            now=now,
-        )
-        achievement = services.create_achievement(
-            session,
-            organisation=centre,
-            name="Stack pallets safely",
-            description="Stacks pallets.",
-            criteria="Observed at work.",
-            now=now,
-        )
-        _, token = accounts.create_api_token(
-            session,
-            organisation=centre,
-            name="faults",
-            scopes=["issue", "read"],
-            now=now,
-            created_by=None,
-            actor="test",
-        )
-        achievement_id = achievement.public_id
-    instance = Instance(app, app.test_client(), achievement_id, token, "")
+    with seeded(app, token_name="faults", scopes=["issue", "read"]) as made:
+        achievement_id = made.achievement.public_id
+    instance = Instance(app, app.test_client(), achievement_id, made.token, "")
     first = instance.issue("Amina Haddad", "before-the-fault")
     assert first.status_code == HTTPStatus.CREATED, first.get_json()
     instance.public_id = first.get_json()["id"]

@@ -21,13 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from issuer import catalogue, migrate, services
-from issuer.app import create_app
-from issuer.clock import utcnow
+from issuer import catalogue
 from issuer.models import IssuedCredential
 
-from ..helpers import WELDING_SKILL
-from .conftest import operator_env
+from .conftest import free_port, operator_env
+from .instance import WELDING, operator_app, seeded
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 30
@@ -44,62 +42,16 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 http = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def set_up_instance(env: dict[str, str]) -> tuple[IssuedCredential, str]:
     """What `tessera init`, `org create`, `achievement create` and `issue` do, in-process.
 
     (Each `tessera` process spends seconds importing; the server is what is tested here.)
     The secrets are generated into the instance folder, where gunicorn's app finds them.
     """
-    app = create_app(
-        {
-            "INSTANCE": env["TESSERA_INSTANCE"],
-            "DATABASE_URL": env["TESSERA_DATABASE_URL"],
-            "PUBLIC_URL": env["TESSERA_PUBLIC_URL"],
-        }
-    )
-    kek, public_url, now = app.config["KEK_FERNET"], app.config["PUBLIC_URL"], utcnow()
-    migrate.upgrade(app.extensions["tessera.engine"])
-    try:
-        with app.extensions["tessera.sessionmaker"]() as db:
-            services.ensure_instance_keys(db, kek, public_url=public_url, now=now)
-            centre = services.create_organisation(
-                db,
-                kek,
-                slug="northside",
-                name="Northside Skills Centre",
-                public_url=public_url,
-                now=now,
-            )
-            welding = services.create_achievement(
-                db,
-                organisation=centre,
-                name="Perform MAG welding",
-                description="Welds steel.",
-                criteria="Passed bend tests.",
-                achievement_type="ext:JobTask",
-                skills=[f"{WELDING_SKILL}=perform metal active gas welding"],
-                now=now,
-            )
-            record = services.issue_credential(
-                db,
-                kek,
-                organisation=centre,
-                achievement=welding,
-                name="Amina Haddad",
-                email="amina@example.org",
-                public_url=public_url,
-                now=now,
-            ).record
-            token = catalogue.new_claim_link(db, record, now=now, actor="test")
-            return record, token
-    finally:
-        app.extensions["tessera.engine"].dispose()
+    with operator_app(env) as app, seeded(app, token_name="gunicorn", achievement=WELDING) as made:
+        record = made.issue("Amina Haddad", "amina@example.org")
+        token = catalogue.new_claim_link(made.db, record, now=made.now, actor="test")
+        return record, token
 
 
 def start_gunicorn(cwd: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:

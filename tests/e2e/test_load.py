@@ -29,13 +29,11 @@ from typing import Any
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from issuer import accounts, migrate, services
-from issuer.app import create_app
-from issuer.clock import utcnow
 from issuer.models import IssuedCredential
 
-from .conftest import operator_env
-from .test_gunicorn import free_port, start_gunicorn, stop, wait_until_healthy
+from .conftest import free_port, operator_env
+from .instance import operator_app, seeded
+from .test_gunicorn import start_gunicorn, stop, wait_until_healthy
 
 RUN_SECONDS = 24
 CLIENTS = 8
@@ -65,56 +63,12 @@ def call(base_url: str, method: str, path: str, body: object, token: str) -> tup
 
 def set_up(env: dict[str, str]) -> tuple[str, str, list[dict[str, Any]]]:
     """A centre, an achievement, a token and ``SEEDS`` credentials; (achievement, token, seeds)."""
-    app = create_app(
-        {
-            "INSTANCE": env["TESSERA_INSTANCE"],
-            "DATABASE_URL": env["TESSERA_DATABASE_URL"],
-            "PUBLIC_URL": env["TESSERA_PUBLIC_URL"],
-        }
-    )
-    kek, public_url, now = app.config["KEK_FERNET"], app.config["PUBLIC_URL"], utcnow()
-    migrate.upgrade(app.extensions["tessera.engine"])
-    try:
-        with app.extensions["tessera.sessionmaker"]() as db:
-            services.ensure_instance_keys(db, kek, public_url=public_url, now=now)
-            centre = services.create_organisation(
-                db, kek, slug="northside", name="Northside", public_url=public_url, now=now
-            )
-            achievement = services.create_achievement(
-                db,
-                organisation=centre,
-                name="Stack pallets safely",
-                description="Stacks pallets.",
-                criteria="Observed at work.",
-                now=now,
-            )
-            _, token = accounts.create_api_token(
-                db,
-                organisation=centre,
-                name="load",
-                scopes=list(accounts.SCOPES),
-                now=now,
-                created_by=None,
-                actor="test",
-            )
-            seeds = [
-                json.loads(
-                    services.issue_credential(
-                        db,
-                        kek,
-                        organisation=centre,
-                        achievement=achievement,
-                        name=f"Seed {n}",
-                        email=f"seed{n}@example.org",
-                        public_url=public_url,
-                        now=now,
-                    ).record.document
-                )
-                for n in range(SEEDS)
-            ]
-            return achievement.public_id, token, seeds
-    finally:
-        app.extensions["tessera.engine"].dispose()
+    with operator_app(env) as app, seeded(app, token_name="load") as made:
+        seeds = [
+            json.loads(made.issue(f"Seed {n}", f"seed{n}@example.org").document)
+            for n in range(SEEDS)
+        ]
+        return made.achievement.public_id, made.token, seeds
 
 
 def worker_pids(master: int) -> list[int]:

@@ -27,7 +27,6 @@ import random
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -43,27 +42,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from credentials import status_list as bitstring
-from issuer import accounts, jobs, services
-from issuer.app import create_app
+from issuer import jobs
 from issuer.audit import verify_chain
-from issuer.clock import utcnow
 from issuer.db import make_engine
 from issuer.models import AuditEvent, IssuedCredential, StatusList
 
-from ..helpers import WELDING_SKILL
+from .conftest import free_port, reachable_redis
+from .instance import WELDING, operator_app, seeded
 
 BIN = Path(sys.executable).parent
 REDIS_DB = 11  # a database of this test's own; keys are also named by this run's queue
 SEED = 4711
 SINGLES = 150
 BULK_JOBS = 2  # one task per job: two jobs give each worker one to take
-BULK_ROWS = 150
+# Long enough that the second job is queued while the first still runs, so that it goes to
+# the other worker (a worker idle again when it arrives would take it half the time).
+BULK_ROWS = 600
 REVOKE_EVERY = 3  # a random third of the credentials are revoked
 RACED = 5  # of the revoked singles, this many are revoked through both apps at once
 BULK_VERIFIED = 20  # bulk credentials per job verified during the run
@@ -80,24 +79,6 @@ _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 # -- the processes ----------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _redis(url: str) -> redis.Redis:
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as e:
-        client.close()
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is not reachable at {url} under CI: {e}")
-        pytest.skip(f"Redis is not reachable at {url}: {e}")
-    return client
 
 
 @dataclass
@@ -180,58 +161,23 @@ def _set_up(env: dict[str, str], cwd: Path) -> tuple[str, str]:
     (Each `tessera` command spends seconds importing; the processes serving are what is
     tested here.) Returns the achievement's public id and the token.
     """
+    setup = env | {"TESSERA_INSTANCE": str(cwd / "setup")}
     result = subprocess.run(
         [str(BIN / "tessera"), "init"],
         cwd=cwd,
-        env=env | {"TESSERA_INSTANCE": str(cwd / "setup")},
+        env=setup,
         capture_output=True,
         text=True,
         timeout=COMMAND_TIMEOUT,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    app = create_app(
-        {
-            "INSTANCE": str(cwd / "setup"),
-            "DATABASE_URL": env["TESSERA_DATABASE_URL"],
-            "PUBLIC_URL": env["TESSERA_PUBLIC_URL"],
-            "KEK": env["TESSERA_KEK"],
-            "SECRET_KEY": env["TESSERA_SECRET_KEY"],
-        }
-    )
-    kek, public_url, now = app.config["KEK_FERNET"], app.config["PUBLIC_URL"], utcnow()
-    try:
-        with app.extensions["tessera.sessionmaker"]() as db:
-            centre = services.create_organisation(
-                db,
-                kek,
-                slug="northside",
-                name="Northside Skills Centre",
-                public_url=public_url,
-                now=now,
-            )
-            welding = services.create_achievement(
-                db,
-                organisation=centre,
-                name="Perform MAG welding",
-                description="Welds steel.",
-                criteria="Passed bend tests.",
-                achievement_type="ext:JobTask",
-                skills=[f"{WELDING_SKILL}=perform metal active gas welding"],
-                now=now,
-            )
-            _, token = accounts.create_api_token(
-                db,
-                organisation=centre,
-                name="scale-out test",
-                scopes=["read", "issue", "revoke"],
-                now=now,
-                created_by=None,
-                actor="test",
-            )
-            return welding.public_id, token
-    finally:
-        app.extensions["tessera.engine"].dispose()
+    secrets_given = {"KEK": env["TESSERA_KEK"], "SECRET_KEY": env["TESSERA_SECRET_KEY"]}
+    with (
+        operator_app(setup, **secrets_given) as app,
+        seeded(app, token_name="scale-out test", achievement=WELDING) as made,
+    ):
+        return made.achievement.public_id, made.token
 
 
 @pytest.fixture
@@ -240,7 +186,7 @@ def cluster(tmp_path: Path, database_factory) -> Iterator[Cluster]:  # type: ign
     if not os.environ.get("TESSERA_TEST_DATABASE_URL"):
         pytest.skip("needs PostgreSQL: set TESSERA_TEST_DATABASE_URL")
     redis_url = f"redis://127.0.0.1:6379/{REDIS_DB}"
-    client = _redis(redis_url)
+    client = reachable_redis(redis_url)
     run = secrets.token_hex(4)
     # A public URL of its own gives this run a queue of its own in the shared Redis.
     public_url = f"https://scale-{run}.test"
@@ -259,7 +205,7 @@ def cluster(tmp_path: Path, database_factory) -> Iterator[Cluster]:  # type: ign
         "TESSERA_REMOTE_RESOLUTION": "false",
     }
     achievement, token = _set_up(env, tmp_path)
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     cluster = Cluster(
         apps=[f"http://127.0.0.1:{port}" for port in ports],
         token=token,
