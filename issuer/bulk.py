@@ -41,7 +41,17 @@ from typing import Any, cast
 
 from cryptography.fernet import MultiFernet
 from marshmallow import ValidationError, validate
-from sqlalchemy import ColumnElement, CursorResult, Result, bindparam, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Result,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 
@@ -990,28 +1000,45 @@ def _record_rows(
         raise _LeaseLost()
     if not rows:
         return
+    issued_rows = {
+        row.id: outcome.id
+        for row, outcome in zip(rows, outcomes, strict=True)
+        if isinstance(outcome, services.BatchIssued)
+    }
+    failed_rows = [
+        {"row": row.id, "why": str(outcome)[:2000]}
+        for row, outcome in zip(rows, outcomes, strict=True)
+        if not isinstance(outcome, services.BatchIssued)
+    ]
     table = BulkRow.__table__
-    moved = session.connection().execute(
-        update(table)
-        .where(table.c.id == bindparam("row"), table.c.status == RowStatus.PENDING)
-        .values(
-            status=bindparam("outcome"),
-            message=bindparam("why"),
-            credential_id=bindparam("credential"),
-        ),
-        [
-            {
-                "row": row.id,
-                "outcome": RowStatus.ISSUED
-                if isinstance(outcome, services.BatchIssued)
-                else RowStatus.FAILED,
-                "why": None if isinstance(outcome, services.BatchIssued) else str(outcome)[:2000],
-                "credential": outcome.id if isinstance(outcome, services.BatchIssued) else None,
-            }
-            for row, outcome in zip(rows, outcomes, strict=True)
-        ],
-    )
-    if session.get_bind().dialect.supports_sane_multi_rowcount and moved.rowcount != len(rows):
+    pending = table.c.status == RowStatus.PENDING
+    moved = 0
+    if issued_rows:
+        # One statement for the batch's issued rows (an executemany is one per row on the wire).
+        moved += _changed(
+            session.connection().execute(
+                update(table)
+                .where(table.c.id.in_(issued_rows), pending)
+                .values(
+                    status=RowStatus.ISSUED,
+                    message=None,
+                    credential_id=case(issued_rows, value=table.c.id),
+                )
+            )
+        )
+    if failed_rows:
+        failed = session.connection().execute(
+            update(table)
+            .where(table.c.id == bindparam("row"), pending)
+            .values(status=RowStatus.FAILED, message=bindparam("why"), credential_id=None),
+            failed_rows,
+        )
+        moved += (
+            failed.rowcount
+            if session.get_bind().dialect.supports_sane_multi_rowcount
+            else len(failed_rows)
+        )
+    if moved != len(rows):
         raise _LeaseLost()  # a row was no longer pending: another worker has the job
 
 
