@@ -164,3 +164,17 @@ def test_cli_reports_a_configuration_error_in_one_line(tmp_path):
     assert "TESSERA_SECRET_KEY" in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert result.output.startswith("Error: ")
+
+
+@pytest.mark.parametrize("processes", [0, 65, "two", True, 1.5])
+def test_a_signing_process_count_out_of_range_is_refused(base, processes):
+    with pytest.raises(ConfigurationError, match="TESSERA_SIGNING_PROCESSES must be a number"):
+        create_app(base | _secrets() | {"SIGNING_PROCESSES": processes})
+
+
+def test_the_signing_process_count_is_read_from_the_environment(base, monkeypatch):
+    monkeypatch.setenv("TESSERA_SIGNING_PROCESSES", "3")
+    assert _create_app(base | _secrets()).config["SIGNING_PROCESSES"] == 3
+    monkeypatch.setenv("TESSERA_SIGNING_PROCESSES", "lots")
+    with pytest.raises(ConfigurationError, match="TESSERA_SIGNING_PROCESSES"):
+        create_app(base | _secrets())
