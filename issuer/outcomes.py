@@ -29,6 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from credentials.db import read
 from verifier import Verdict, VerificationResult
 from verifier.backend import CHANNELS
 
@@ -78,9 +79,7 @@ def _issued(session: Session, result: VerificationResult) -> tuple[int, int] | N
     # A forgery can copy an id; only a credential naming our centre as its issuer counts.
     # One query, joined, for two ids (not the stored credential): this runs on every public
     # verification.
-    found = session.execute(
-        _ISSUED_AS, {"credential_id": credential_id, "issuer": issuer_id}
-    ).first()
+    found = read(session, _ISSUED_AS, {"credential_id": credential_id, "issuer": issuer_id}).first()
     return None if found is None else (found.organisation_id, found.achievement_id)
 
 

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography.fernet import MultiFernet
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from credentials import status_list as bitstring
+from credentials.db import read
 from credentials.errors import StatusUnavailableError
 from credentials.proofs import data_integrity, jwt_vc
 from keys import KeyPurpose, KeyRing
@@ -237,6 +238,19 @@ def publish(
     return Publication(document, token, now, now + timedelta(seconds=ttl))
 
 
+#: The centre's DID and one of its lists, only the columns used: every verification of one of
+#: our credentials asks this, so it is built once.
+_LIST_OF_CENTRE = (
+    select(Organisation.did, StatusList.purpose, StatusList.bits)
+    .join(StatusList, StatusList.organisation_id == Organisation.id)
+    .where(
+        Organisation.slug == bindparam("slug"),
+        StatusList.purpose == PURPOSE,
+        StatusList.sequence == bindparam("sequence"),
+    )
+)
+
+
 class LocalStatusSource:
     """Status lists of this instance's centres, read from the database.
 
@@ -253,19 +267,10 @@ class LocalStatusSource:
 
     def bits(self, entry: bitstring.StatusEntry, *, issuer: str, now: datetime) -> bytes:
         slug, _, sequence = entry.list_url.removeprefix(self._prefix).partition("/status/")
-        # The centre and its list in one query, only the columns used: every verification of
-        # one of our credentials asks this. A sequence that is not a number a database column
-        # holds (int() refuses "²"; 19 digits overflow) names no list.
+        # A sequence that is not a number a database column holds (int() refuses "²"; 19
+        # digits overflow) names no list.
         found = (
-            self._session.execute(
-                select(Organisation.did, StatusList.purpose, StatusList.bits)
-                .join(StatusList, StatusList.organisation_id == Organisation.id)
-                .where(
-                    Organisation.slug == slug,
-                    StatusList.purpose == PURPOSE,
-                    StatusList.sequence == int(sequence),
-                )
-            ).first()
+            read(self._session, _LIST_OF_CENTRE, {"slug": slug, "sequence": int(sequence)}).first()
             if sequence.isdecimal() and len(sequence) <= 18
             else None
         )

@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from credentials.db import read
 from keys import did_web
 from verifier import VerificationResult, verify_credential
 from verifier.backend import PublishedCredential
@@ -47,7 +48,7 @@ class TrustedIssuers:
             return False
         if issuer in self._configured:
             return True
-        return self._session.scalar(_CENTRE_WITH_DID, {"did": issuer}) is not None
+        return read(self._session, _CENTRE_WITH_DID, {"did": issuer}).first() is not None
 
 
 def trusted_issuers() -> TrustedIssuers:

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from credentials import InvalidProofError, UnresolvableKeyError, VerificationKey
+from credentials.db import read
 from credentials.multikey import resolve_did_key
 from credentials.proofs.base import PublicKey
 from keys import KeyState, SigningKey
@@ -83,7 +84,7 @@ class InstanceKeyResolver:
         )
 
     def resolve(self, key_id: str) -> VerificationKey:
-        record = self._session.execute(_STORED_KEY, {"key_id": key_id}).first()
+        record = read(self._session, _STORED_KEY, {"key_id": key_id}).first()
         if record is None:
             if self.knows(key_id):
                 raise InvalidProofError(f"{key_id.partition('#')[0]} publishes no key {key_id!r}")
