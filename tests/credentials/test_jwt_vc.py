@@ -6,9 +6,11 @@ import hashlib
 import hmac
 import json
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import jwt as pyjwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from jwt.algorithms import OKPAlgorithm
@@ -558,3 +560,116 @@ def test_a_signed_payload_nested_deeper_than_the_limit_is_malformed(eddsa):
 
     with pytest.raises(MalformedCredentialError, match="payload is nested deeper than 64"):
         jwt_vc.decode_vc_jwt(token, StaticResolver(eddsa).resolve)
+
+
+# -- one spelling per token (the parts are read strictly, RFC 7515 §2) ---------------------
+
+
+def _respelled(token: str, index: int, spell) -> str:
+    parts = token.split(".")
+    parts[index] = spell(parts[index])
+    return ".".join(parts)
+
+
+def _other_trailing_bits(part: str) -> str:
+    """The same bytes spelled with a different unused low bit in the last character (a part
+    whose length is not a multiple of 4 ends in a character with 2 or 4 bits to spare)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return part[:-1] + alphabet[alphabet.index(part[-1]) ^ 1]
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS)
+@pytest.mark.parametrize(
+    ("index", "spell"),
+    [
+        pytest.param(2, lambda p: p + "=" * (-len(p) % 4 or 4), id="signature-padded"),
+        pytest.param(2, lambda p: p.replace("-", "+").replace("_", "/") + "+", id="signature-b64"),
+        pytest.param(2, lambda p: p[:10] + " " + p[10:], id="signature-space"),
+        pytest.param(1, lambda p: p[:10] + "\n" + p[10:], id="payload-newline"),
+        pytest.param(
+            1, lambda p: p + "A" * ((1 - len(p)) % 4 or 4), id="payload-impossible-length"
+        ),
+        pytest.param(0, lambda p: p[:5] + "*" + p[5:], id="header-junk"),
+    ],
+)
+def test_a_part_that_is_not_strict_base64url_is_malformed(signers, alg, index, spell):
+    signer = signers[alg]
+    token = _respelled(jwt_vc.encode_vc_jwt(full_credential(), signer), index, spell)
+
+    with pytest.raises(MalformedCredentialError, match="not base64url-encoded"):
+        jwt_vc.decode_vc_jwt(token, StaticResolver(signer).resolve)
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS)
+def test_a_signature_with_other_trailing_bits_is_refused_though_its_bytes_are_the_same(
+    signers, alg
+):
+    signer = signers[alg]
+    token = jwt_vc.encode_vc_jwt(full_credential(), signer)
+    signature = token.rsplit(".", 1)[1]
+    assert len(signature) % 4, f"{alg} signatures have no spare bits; pick a key whose do"
+    respelled = _respelled(token, 2, _other_trailing_bits)
+    assert base64url_decode(respelled.rsplit(".", 1)[1]) == base64url_decode(signature)
+
+    with pytest.raises(MalformedCredentialError, match="signature is not base64url-encoded"):
+        jwt_vc.decode_vc_jwt(respelled, StaticResolver(signer).resolve)
+
+
+@pytest.mark.parametrize(
+    ("payload", "said"),
+    [
+        pytest.param([1, 2], "not a JSON object", id="array"),
+        pytest.param("credential", "not a JSON object", id="string"),
+    ],
+)
+def test_a_signed_payload_that_is_not_an_object_is_malformed(eddsa, payload, said):
+    token = sign_token(eddsa, {"alg": "EdDSA", "kid": eddsa.verification_method}, payload)
+
+    with pytest.raises(MalformedCredentialError, match=said):
+        jwt_vc.decode_vc_jwt(token, StaticResolver(eddsa).resolve)
+
+
+def test_a_signed_payload_that_is_not_json_is_malformed(eddsa):
+    signing_input = f"{segment({'alg': 'EdDSA', 'kid': eddsa.verification_method})}.{b64(b'{')}"
+    token = f"{signing_input}.{b64(eddsa.sign(signing_input.encode('ascii')))}"
+
+    with pytest.raises(MalformedCredentialError, match="payload is not JSON"):
+        jwt_vc.decode_vc_jwt(token, StaticResolver(eddsa).resolve)
+
+
+@pytest.mark.parametrize("claim", ["sub", "jti"])
+def test_a_signed_sub_or_jti_that_is_not_a_string_is_an_invalid_proof(eddsa, claim):
+    token = resign(eddsa, jwt_vc.encode_vc_jwt(full_credential(), eddsa), **{claim: 42})
+
+    with pytest.raises(InvalidProofError, match=f"its {claim} claim is not a string"):
+        jwt_vc.decode_vc_jwt(token, StaticResolver(eddsa).resolve)
+
+
+@pytest.mark.parametrize(("alg", "key_of_alg"), [("RS256", "EdDSA"), ("ES256", "RS256")])
+def test_a_key_record_whose_key_does_not_suit_its_algorithm_is_an_invalid_proof(
+    signers, alg, key_of_alg
+):
+    """A record saying RS256 over an Ed25519 key (say) verifies nothing, and says why."""
+    token = jwt_vc.encode_vc_jwt(full_credential(), signers[alg])
+    record = StaticResolver(signers[alg]).resolve(signers[alg].verification_method)
+    wrong = StaticResolver(signers[key_of_alg]).resolve(signers[key_of_alg].verification_method)
+
+    with pytest.raises(InvalidProofError, match=f"cannot verify {alg}"):
+        jwt_vc.decode_vc_jwt(token, lambda kid: replace(record, public_key=wrong.public_key))
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS)
+def test_pyjwt_alone_accepts_what_we_accept(signers, alg):
+    """Our reading of the compact form agrees with PyJWT's full decode on a real token."""
+    signer = signers[alg]
+    credential = full_credential()
+    token = jwt_vc.encode_vc_jwt(credential, signer)
+    key = StaticResolver(signer).resolve(signer.verification_method)
+
+    ours = jwt_vc.decode_vc_jwt(token, StaticResolver(signer).resolve)
+    theirs = pyjwt.decode(
+        token, key.public_key, algorithms=[alg], options={"verify_exp": False, "verify_nbf": False}
+    )
+
+    assert ours.claims == theirs
+    assert ours.credential == credential
