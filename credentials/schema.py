@@ -15,8 +15,6 @@ from .errors import SchemaValidationError
 from .limits import MAX_JSON_DEPTH
 
 SCHEMA_FILE = "ob_v3p0_achievementcredential_schema.json"
-#: What JSON values other than objects and arrays are in Python (a bool is an int).
-_SCALARS = (str, int, float, type(None))
 #: Integers from here on are left to jsonschema (a double ends here; see _plain_json).
 _LARGE_INTEGER = 2**1023
 
@@ -50,21 +48,29 @@ def _plain_json(value: Any) -> bool:
     bounded by the native stack, not by Python's; and jsonschema refuses a document holding
     an integer too long to print, even where a ``oneOf`` branch that passes holds it.
     """
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
+    level: list[Any] = [value]
+    depth = 0
+    while level:
+        depth += 1
         if depth > MAX_JSON_DEPTH:
             return False
-        if isinstance(node, dict):
-            if not all(isinstance(key, str) for key in node):
+        below: list[Any] = []
+        for node in level:
+            kind = type(node)
+            if kind is str or kind is bool or kind is float or node is None:
+                continue
+            if kind is int:
+                if not -_LARGE_INTEGER < node < _LARGE_INTEGER:
+                    return False
+            elif kind is dict:
+                if not all(type(key) is str for key in node):
+                    return False
+                below.extend(node.values())
+            elif kind is list:
+                below.extend(node)
+            else:  # a tuple, a subclass: anything json.loads does not make
                 return False
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-        elif not isinstance(node, _SCALARS) or (
-            isinstance(node, int) and not -_LARGE_INTEGER < node < _LARGE_INTEGER
-        ):
-            return False
+        level = below
     return True
 
 

@@ -9,6 +9,7 @@ verdict.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from importlib import resources
 from typing import Any
 
@@ -142,3 +143,15 @@ def test_a_document_nested_deeper_than_any_credential_gets_jsonschemas_answer():
         deep = {"a": deep}
     credential["issuer"]["extra"] = deep
     assert problems_of(credential) == jsonschema_problems(credential)
+
+
+@pytest.mark.parametrize("valid", [True, False], ids=["valid", "invalid"])
+def test_a_credential_held_in_other_mapping_types_gets_jsonschemas_answer(valid):
+    # Only what json.loads makes takes the fast path; an OrderedDict is checked by jsonschema.
+    credential = make_credential()
+    if not valid:
+        credential.pop("validFrom")
+    ordered = OrderedDict(credential)
+    ordered["issuer"] = OrderedDict(credential["issuer"])
+    assert problems_of(ordered) == jsonschema_problems(credential)
+    assert (problems_of(ordered) is None) is valid
