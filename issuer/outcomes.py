@@ -66,8 +66,16 @@ _ISSUED_AS = (
 )
 
 
-def _issued(session: Session, result: VerificationResult) -> tuple[int, int] | None:
-    """The centre and achievement this instance issued the verified credential for, if it did."""
+def _issued(
+    session: Session,
+    result: VerificationResult,
+    remembered: dict[tuple[str, str], tuple[int, int]] | None = None,
+) -> tuple[int, int] | None:
+    """The centre and achievement this instance issued the verified credential for, if it did.
+
+    ``remembered`` holds earlier answers that found one; a credential not found is asked
+    again each time (it may be one being issued right now).
+    """
     credential = result.credential
     credential_id = credential.get("id") if credential is not None else None
     if not isinstance(credential_id, str) or len(credential_id) > 100:
@@ -79,11 +87,25 @@ def _issued(session: Session, result: VerificationResult) -> tuple[int, int] | N
     # A forgery can copy an id; only a credential naming our centre as its issuer counts.
     # One query, joined, for two ids (not the stored credential): this runs on every public
     # verification.
+    key = (credential_id, issuer_id)
+    known = None if remembered is None else remembered.get(key)  # one look-up: thread-safe
+    if known is not None:
+        return known
     found = read(session, _ISSUED_AS, {"credential_id": credential_id, "issuer": issuer_id}).first()
-    return None if found is None else (found.organisation_id, found.achievement_id)
+    if found is None:
+        return None
+    issued_as = (found.organisation_id, found.achievement_id)
+    if remembered is not None:
+        if len(remembered) >= MAX_REMEMBERED_CREDENTIALS:
+            remembered.clear()
+        remembered[key] = issued_as
+    return issued_as
 
 
 TallyKey = tuple[date, int, int, str, str]  # day, centre, achievement, channel, verdict
+
+#: How many verified credentials' centre and achievement a process remembers (a few MB).
+MAX_REMEMBERED_CREDENTIALS = 20_000
 
 
 class TallyBuffer:
@@ -103,6 +125,10 @@ class TallyBuffer:
         self._counts: Counter[TallyKey] = Counter()
         self._since: float | None = None
         self._lock = threading.Lock()
+        #: (credential id, issuer) -> (centre, achievement) of credentials found to be ours.
+        #: An issued credential's centre and achievement never change, so every process
+        #: keeps what it found, up to MAX_REMEMBERED_CREDENTIALS (then it starts again).
+        self.issued_as: dict[tuple[str, str], tuple[int, int]] = {}
 
     def add(self, key: TallyKey, count: int = 1) -> bool:
         """Count ``key``; True when the waiting counts are due to be written."""
@@ -197,7 +223,7 @@ def record_verification(
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
     try:
-        issued_as = _issued(session, result)
+        issued_as = _issued(session, result, None if buffer is None else buffer.issued_as)
     except SQLAlchemyError:
         log.warning("could not count a verification", exc_info=True)
         session.rollback()

@@ -32,27 +32,41 @@ from .status import LocalStatusSource
 _CENTRE_WITH_DID = select(Organisation.id).where(Organisation.did == bindparam("did"))
 
 
+#: Centre DIDs a process remembers as ours; a programme has hundreds of centres, not this.
+MAX_REMEMBERED_CENTRES = 10_000
+
+
 class TrustedIssuers:
     """Our own centres, plus the issuers the operator listed in TESSERA_TRUSTED_ISSUERS.
 
     Asked per issuer (``did in trusted``), so a verification looks up one centre by its
     unique DID instead of loading every centre: the verify API is asked this on every call.
+    A DID found to be one of our centres is remembered in ``known`` (one set per app): a
+    centre is never deleted and its DID never changes, so the answer cannot go stale. A DID
+    that is not ours is asked again each time, so a centre created later is trusted at once.
     """
 
-    def __init__(self, session: Session, configured: Iterable[str]) -> None:
+    def __init__(self, session: Session, configured: Iterable[str], known: set[str]) -> None:
         self._session = session
         self._configured = frozenset(configured)
+        self._known = known
 
     def __contains__(self, issuer: object) -> bool:
         if not isinstance(issuer, str):
             return False
-        if issuer in self._configured:
+        if issuer in self._configured or issuer in self._known:
             return True
-        return read(self._session, _CENTRE_WITH_DID, {"did": issuer}).first() is not None
+        if read(self._session, _CENTRE_WITH_DID, {"did": issuer}).first() is None:
+            return False
+        if len(self._known) < MAX_REMEMBERED_CENTRES:
+            self._known.add(issuer)
+        return True
 
 
 def trusted_issuers() -> TrustedIssuers:
-    return TrustedIssuers(db(), current_app.config["TRUSTED_ISSUERS"])
+    return TrustedIssuers(
+        db(), current_app.config["TRUSTED_ISSUERS"], current_app.extensions["tessera.centres"]
+    )
 
 
 def init_app(app: Flask) -> None:
@@ -64,6 +78,7 @@ def init_app(app: Flask) -> None:
         cache_seconds=config["STATUS_LIST_TTL"],
     )
     app.extensions["tessera.verifier"] = InstanceBackend()
+    app.extensions["tessera.centres"] = set()  # see TrustedIssuers
     buffer = outcomes.TallyBuffer(config["TALLY_FLUSH_SECONDS"])
     app.extensions["tessera.tally"] = buffer
     # Counts still waiting when the process ends normally (gunicorn's graceful stop, the CLI).

@@ -727,3 +727,27 @@ def test_a_flush_interval_out_of_range_is_refused(tmp_path, database_url):
     config = app_config(tmp_path, database_url) | {"TALLY_FLUSH_SECONDS": -1}
     with pytest.raises(ConfigurationError, match="TESSERA_TALLY_FLUSH_SECONDS"):
         create_app(config)
+
+
+def test_remembered_credentials_count_under_their_own_achievement(
+    app, client, db, story, monkeypatch
+):
+    """Each credential's centre and achievement are remembered without mixing them up, and
+    counting goes on correctly once the memory is full and starts again."""
+    monkeypatch.setattr(outcomes, "MAX_REMEMBERED_CREDENTIALS", 1)
+    buffer = outcomes.TallyBuffer(3600)
+    app.extensions["tessera.tally"] = buffer
+    first, second = story.records["amina-weld-1"], story.records["amina-fork"]
+    for record in (first, second, first, second, first):
+        response = client.post("/api/v1/verify", json={"credential": record.jwt})
+        assert response.status_code == 200 and response.json["verified"]
+    assert len(buffer.issued_as) == 1  # full at one: cleared before each new credential
+    counts = buffer.take()
+    counted: Counter[tuple[int, int]] = Counter()
+    for (_day, centre, achievement, channel, verdict), count in counts.items():
+        assert (channel, verdict) == ("api", "valid")
+        counted[centre, achievement] += count
+    assert counted == {
+        (first.organisation_id, first.achievement_id): 3,
+        (second.organisation_id, second.achievement_id): 2,
+    }

@@ -1,7 +1,8 @@
 """What the verify path keeps between requests never outlives a revocation or a compromise.
 
-Parsed keys and compiled schemas are kept (they are functions of data that never changes);
-whether a key may still be used and whether a credential is revoked are read every time.
+Parsed keys and compiled schemas are kept (they are functions of data that never changes), so
+are our centres' DIDs; whether a key may still be used and whether a credential is revoked
+are read every time.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import pytest
 
 from credentials.errors import StatusUnavailableError
 from credentials.status_list import StatusEntry
-from issuer import services, status
-from keys import KeyState
+from issuer import services, status, verification
+from keys import KeyState, did_web
 
 from ..conftest import PUBLIC_URL
 
@@ -65,3 +66,20 @@ def test_a_list_url_without_a_usable_number_names_no_list(db, centre, sequence):
     entry = StatusEntry(f"{PUBLIC_URL}/orgs/{centre.slug}/status/{sequence}", 1, "revocation")
     with pytest.raises(StatusUnavailableError, match="there is no status list"):
         source.bits(entry, issuer=centre.did, now=None)
+
+
+def test_a_centre_is_trusted_from_the_moment_it_exists(app, db, kek, now):
+    """Our centres are remembered as trusted once found; a DID not (yet) ours is asked again."""
+    known: set[str] = set()
+    trusted = verification.TrustedIssuers(db, [], known)
+    did = did_web(PUBLIC_URL, "orgs", "eastside")
+    assert did not in trusted
+    assert did not in trusted  # still asked: nothing remembered about a stranger
+    assert not known
+    services.create_organisation(
+        db, kek, slug="eastside", name="Eastside Skills", public_url=PUBLIC_URL, now=now
+    )
+    assert did in trusted
+    assert known == {did}
+    assert did in verification.TrustedIssuers(db, [], known)  # remembered across requests
+    assert "did:web:elsewhere.example" not in trusted
