@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from http import HTTPStatus
 
 import pytest
@@ -16,6 +17,10 @@ from credentials import frozen_document_loader
 from credentials.multikey import multibase_base58btc
 from credentials.proofs import data_integrity
 from issuer import services
+from schemas import VerificationResultSchema, VerifyResponseSchema
+from verifier.api import result_json
+from verifier.messages import Message
+from verifier.pipeline import Check, Outcome, Verdict, VerificationResult
 
 from ..conftest import PUBLIC_URL
 from ..helpers import NOW, make_credential, make_signer, signed_json, signed_jwt
@@ -767,3 +772,45 @@ def test_a_credential_without_status_made_by_a_test_signer(client):
     body = post(client, {"credential": credential}).get_json()
     assert body["verified"] is False  # unsigned
     assert next(c for c in body["checks"] if c["name"] == "proof")["code"] == "no-proof"
+
+
+# -- the answer's shape is the documented one -------------------------------------------------
+
+
+def _results() -> list[VerificationResult]:
+    """Results of every verdict and outcome, with messages that fill in values."""
+    later = datetime(2031, 1, 15, 9, 30, tzinfo=UTC)
+    checks = (
+        Check("format", Outcome.PASSED, Message("a VC-JWT (compact JWS)")),
+        Check("proof", Outcome.FAILED, Message("the signature does not verify"), "invalid-proof"),
+        Check(
+            "dates",
+            Outcome.FAILED,
+            Message.of("expired on %(when)s", when=later),
+            "expired",
+            "technical detail in English",
+        ),
+        Check("status", Outcome.COULD_NOT_CHECK, Message("no list"), "status-unavailable"),
+        Check("issuer", Outcome.PASSED, Message.counted("%(num)s key", "%(num)s keys", 2)),
+    )
+    return [
+        VerificationResult(verdict, checks[: index + 1], credential, form)
+        for index, verdict in enumerate(Verdict)
+        for credential, form in (
+            (None, None),
+            (make_credential(), "json"),
+            ({"id": "urn:x", "nested": [{"é": 1.5}]}, "jwt"),
+        )
+    ]
+
+
+@pytest.mark.parametrize("result", _results())
+def test_the_answer_is_exactly_what_the_documented_schema_dumps(result):
+    assert result_json(result) == VerificationResultSchema().dump(result)
+
+
+def test_a_real_answer_matches_the_documented_schema(client, issued, document):
+    for credential in (issued.record.jwt, document, tamper(document)):
+        body = post(client, {"credential": credential}).json
+        assert VerifyResponseSchema().validate(body) == {}
+        assert set(body) == set(VerificationResultSchema().fields)
