@@ -31,6 +31,9 @@ from verifier.app import create_verifier_app
 from .conftest import PUBLIC_URL, app_config
 from .helpers import NOW
 
+# Every test here fills a limit counted per clock minute, then expects a refusal.
+pytestmark = pytest.mark.usefixtures("clear_of_a_minute_boundary")
+
 REDIS_URL = "redis://127.0.0.1:6379/10"
 PASSWORD = "correct horse battery staple"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -182,6 +182,7 @@ def test_error_pages_have_the_strict_policy(client: FlaskClient, scene: dict[str
     assert_strict_page(expired, "CSRF error page")
 
 
+@pytest.mark.usefixtures("clear_of_a_minute_boundary")
 def test_the_rate_limited_page_has_the_strict_policy(tmp_path: Path) -> None:
     app = create_verifier_app(
         {

@@ -16,6 +16,8 @@ from flask import Flask
 from .conftest import CALLS, Credentials, Existing, openapi_document, operations
 
 LIMIT = "2/minute"
+# Each test sends an operation past a limit counted per clock minute.
+pytestmark = pytest.mark.usefixtures("clear_of_a_minute_boundary")
 
 
 @pytest.fixture
