@@ -13,9 +13,10 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, create_engine, text
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from issuer import migrate, services
 from issuer.app import create_app
 from issuer.db import make_engine
+from issuer.models import Achievement, Organisation
 from issuer.status import LocalStatusSource
 from verifier import verify_credential
 from verifier.resolvers import instance_resolver
@@ -33,6 +35,31 @@ from verifier.status import StatusChain
 from .helpers import NOW, WELDING_SKILL
 
 PUBLIC_URL = "https://tessera.test"
+
+
+def issue_to_amina(
+    db: Session,
+    kek: MultiFernet,
+    organisation: Organisation,
+    achievement: Achievement,
+    now: datetime = NOW,
+    **options: Any,
+) -> services.Issued:
+    """Issue ``achievement`` to Amina Haddad (amina@example.org), as a centre's staff would.
+
+    ``options`` are issue_credential's other keywords (valid_until, evidence, external_id...).
+    """
+    return services.issue_credential(
+        db,
+        kek,
+        organisation=organisation,
+        achievement=achievement,
+        name="Amina Haddad",
+        email="amina@example.org",
+        public_url=PUBLIC_URL,
+        now=now,
+        **options,
+    )
 
 
 def _postgres_url_with_schema(base_url: str, schema: str) -> str:

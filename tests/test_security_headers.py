@@ -19,12 +19,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from issuer import accounts, claims, services
+from issuer import accounts, claims
 from issuer.app import create_app
 from verifier.app import create_verifier_app
 from verifier.security import CONTENT_SECURITY_POLICY
 
-from .conftest import PUBLIC_URL, app_config
+from .conftest import app_config, issue_to_amina
 
 HSTS = "max-age=63072000; includeSubDomains"
 PASSWORD = "correct horse battery staple"
@@ -84,16 +84,7 @@ def cookie_header(response: Any, name: str) -> str:
 @pytest.fixture
 def scene(db, kek, now, centre, welding):  # type: ignore[no-untyped-def]
     """A centre with an issued credential, a claim link, and an admin who can see everything."""
-    issued = services.issue_credential(
-        db,
-        kek,
-        organisation=centre,
-        achievement=welding,
-        name="Amina Haddad",
-        email="amina@example.org",
-        public_url=PUBLIC_URL,
-        now=now,
-    ).record
+    issued = issue_to_amina(db, kek, centre, welding, now).record
     accounts.create_user(
         db,
         email="admin@northside.example",

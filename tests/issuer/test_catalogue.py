@@ -17,7 +17,7 @@ from issuer.errors import ConflictError, InvalidRequestError, NotFoundError
 from issuer.models import Achievement, AuditEvent, ClaimToken, IssuedCredential
 from verifier import Verdict
 
-from ..conftest import PUBLIC_URL
+from ..conftest import PUBLIC_URL, issue_to_amina
 from ..helpers import WELDING_SKILL
 
 FORKLIFT_SKILL = "http://data.europa.eu/esco/skill/28cb374e-6261-4133-8371-f9a5470145da"
@@ -50,15 +50,12 @@ def forklift(db, centre, now):
 
 
 def test_evidence_goes_into_the_credential_and_verifies(db, kek, centre, welding, now, verify_here):
-    issued = services.issue_credential(
+    issued = issue_to_amina(
         db,
         kek,
-        organisation=centre,
-        achievement=welding,
-        name="Amina Haddad",
-        email="amina@example.org",
-        public_url=PUBLIC_URL,
-        now=now,
+        centre,
+        welding,
+        now,
         external_id="L-0042",
         evidence=[{"id": "https://example.org/portfolio/42", "narrative": "Welded a T-joint."}],
     )

@@ -20,7 +20,6 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from issuer import services
 from issuer.certificate import (
     MAX_DESCRIPTION,
     MAX_NAME,
@@ -31,7 +30,7 @@ from issuer.certificate import (
 )
 from verifier.qr import qr_png
 
-from ..conftest import PUBLIC_URL
+from ..conftest import PUBLIC_URL, issue_to_amina
 from ..helpers import WELDING_SKILL, make_credential
 
 EXPLANATION = "Scan the QR code or open the link to check this certificate with the issuer."
@@ -46,16 +45,8 @@ A4 = (595.28, 841.89)  # points
 @pytest.fixture
 def record(db, kek, centre, welding, now):
     """A credential issued by this instance, valid for three years."""
-    return services.issue_credential(
-        db,
-        kek,
-        organisation=centre,
-        achievement=welding,
-        name="Amina Haddad",
-        email="amina@example.org",
-        public_url=PUBLIC_URL,
-        now=now,
-        valid_until=now + timedelta(days=3 * 365),
+    return issue_to_amina(
+        db, kek, centre, welding, now, valid_until=now + timedelta(days=3 * 365)
     ).record
 
 

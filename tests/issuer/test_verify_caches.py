@@ -16,20 +16,11 @@ from credentials.status_list import StatusEntry
 from issuer import services, status, verification
 from keys import KeyState, did_web
 
-from ..conftest import PUBLIC_URL
+from ..conftest import PUBLIC_URL, issue_to_amina
 
 
 def _issue(db, kek, centre, welding, now):
-    return services.issue_credential(
-        db,
-        kek,
-        organisation=centre,
-        achievement=welding,
-        name="Amina Haddad",
-        email="amina@example.org",
-        public_url=PUBLIC_URL,
-        now=now,
-    ).record
+    return issue_to_amina(db, kek, centre, welding, now).record
 
 
 def _verdict(client, credential) -> str:

@@ -5,23 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from http import HTTPStatus
 
-from issuer import claims, services
+from issuer import claims
 from issuer.unit_of_work import transaction
 
-from ..conftest import PUBLIC_URL
+from ..conftest import PUBLIC_URL, issue_to_amina
 
 
 def _issued_with_link(db, kek, centre, welding, now):
-    record = services.issue_credential(
-        db,
-        kek,
-        organisation=centre,
-        achievement=welding,
-        name="Amina Haddad",
-        email="amina@example.org",
-        public_url=PUBLIC_URL,
-        now=now,
-    ).record
+    record = issue_to_amina(db, kek, centre, welding, now).record
     with transaction(db):
         token = claims.new_claim_token(db, record, now=now)
     return record, token

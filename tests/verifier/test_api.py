@@ -22,7 +22,7 @@ from verifier.api import result_json
 from verifier.messages import Message
 from verifier.pipeline import Check, Outcome, Verdict, VerificationResult
 
-from ..conftest import PUBLIC_URL
+from ..conftest import PUBLIC_URL, issue_to_amina
 from ..helpers import NOW, make_credential, make_signer, signed_json, signed_jwt
 
 VERIFY = "/api/v1/verify"
@@ -32,16 +32,7 @@ PROBLEM = "application/problem+json"
 @pytest.fixture
 def issued(db, kek, now, centre, welding):
     """A credential this instance issued (both proofs, a status entry)."""
-    return services.issue_credential(
-        db,
-        kek,
-        organisation=centre,
-        achievement=welding,
-        name="Amina Haddad",
-        email="amina@example.org",
-        public_url=PUBLIC_URL,
-        now=now,
-    )
+    return issue_to_amina(db, kek, centre, welding, now)
 
 
 @pytest.fixture

@@ -19,12 +19,12 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from issuer import claims, mail, services
+from issuer import claims, mail
 from issuer.unit_of_work import transaction
 from verifier import i18n
 from verifier.app import create_verifier_app
 
-from ..conftest import PUBLIC_URL
+from ..conftest import PUBLIC_URL, issue_to_amina
 from ..helpers import make_credential, make_signer, signed_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,16 +91,7 @@ def verifier():
 
 @pytest.fixture
 def issued(db, kek, centre, welding, now):
-    return services.issue_credential(
-        db,
-        kek,
-        organisation=centre,
-        achievement=welding,
-        name="Amina Haddad",
-        email="amina@example.org",
-        public_url=PUBLIC_URL,
-        now=now,
-    ).record
+    return issue_to_amina(db, kek, centre, welding, now).record
 
 
 # -- which language ---------------------------------------------------------------------------

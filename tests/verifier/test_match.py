@@ -25,7 +25,7 @@ from issuer.models import JobProfile as JobProfileRow
 from issuer.models import VerificationTally
 from verifier.app import create_verifier_app
 
-from ..conftest import PUBLIC_URL
+from ..conftest import PUBLIC_URL, issue_to_amina
 from ..helpers import WELDING_SKILL, make_signer, signed_json
 
 FORKLIFT = "http://data.europa.eu/esco/skill/28cb374e-6261-4133-8371-f9a5470145da"
@@ -80,17 +80,7 @@ def issued(db, kek, now, centre, welding, rigging):
     the real time, long after ``now + 1 day``)."""
 
     def issue(achievement, **extra):
-        return services.issue_credential(
-            db,
-            kek,
-            organisation=centre,
-            achievement=achievement,
-            name="Amina Haddad",
-            email="amina@example.org",
-            public_url=PUBLIC_URL,
-            now=now,
-            **extra,
-        ).record
+        return issue_to_amina(db, kek, centre, achievement, now, **extra).record
 
     valid = issue(welding)
     revoked = issue(welding)
