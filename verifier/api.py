@@ -67,8 +67,6 @@ _VC_API_PRESENTATION_REQUEST = VerifyPresentationRequestSchema()
 _VC_API_PRESENTATION_RESPONSE = VcApiPresentationResponseSchema()
 
 
-
-
 def result_json(result: VerificationResult) -> dict[str, Any]:
     """A verification result as ``VerificationResultSchema`` describes it (the OpenAPI shape).
 
