@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -82,11 +83,14 @@ def init_app(app: Flask) -> None:
     buffer = outcomes.TallyBuffer(config["TALLY_FLUSH_SECONDS"])
     app.extensions["tessera.tally"] = buffer
     # Counts still waiting when the process ends normally (gunicorn's graceful stop, the CLI).
-    atexit.register(_flush_at_exit, app, buffer)
+    # The handler holds the app weakly: a process that makes many apps (the test suite) would
+    # otherwise keep every one of them alive, and try to flush into their deleted databases.
+    atexit.register(_flush_at_exit, weakref.ref(app), buffer)
 
 
-def _flush_at_exit(app: Flask, buffer: outcomes.TallyBuffer) -> None:
-    if not buffer.waiting():
+def _flush_at_exit(app_ref: weakref.ref[Flask], buffer: outcomes.TallyBuffer) -> None:
+    app = app_ref()
+    if app is None or not buffer.waiting():
         return
     session = app.extensions["tessera.sessionmaker"]()
     try:

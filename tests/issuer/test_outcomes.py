@@ -11,11 +11,13 @@ taken independently from the tables.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import re
 import time
 import uuid
+import weakref
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -25,7 +27,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.orm import Session
 
-from issuer import catalogue, outcomes, services, wallet
+from issuer import catalogue, outcomes, services, verification, wallet
 from issuer.cli import cli
 from issuer.clock import utcnow
 from issuer.models import (
@@ -751,3 +753,26 @@ def test_remembered_credentials_count_under_their_own_achievement(
         (first.organisation_id, first.achievement_id): 3,
         (second.organisation_id, second.achievement_id): 2,
     }
+
+
+def test_counts_still_waiting_are_written_when_the_process_ends(app, client, db, story):
+    buffer = outcomes.TallyBuffer(3600)
+    app.extensions["tessera.tally"] = buffer
+    before = _total(db)
+    document = json.loads(story.records["amina-weld-1"].document)
+    assert client.post("/api/v1/verify", json={"credential": document}).status_code == 200
+    assert _total(db) == before
+    verification._flush_at_exit(weakref.ref(app), buffer)  # what atexit runs
+    assert _total(db) == before + 1
+    assert not buffer.waiting()
+
+
+def test_the_exit_flush_does_not_keep_an_unused_app_alive(tmp_path, database_url):
+    """A process that makes many apps (this test suite) must not keep every one of them."""
+    from issuer.app import create_app
+
+    app = create_app(app_config(tmp_path / "instance", database_url))
+    gone = weakref.ref(app)
+    del app
+    gc.collect()
+    assert gone() is None
