@@ -22,7 +22,7 @@ from issuer import claims, profiles, services
 from issuer.models import HeldCredential, IssuedCredential, JobProfile, VerificationTally
 from issuer.unit_of_work import transaction
 
-from ..conftest import PUBLIC_URL
+from ..conftest import PUBLIC_URL, issue_to_amina
 from ..helpers import WELDING_SKILL, make_credential, make_signer, signed_json
 
 AMINA = "amina@example.org"
@@ -43,16 +43,7 @@ class Scene:
 
 
 def _issue(db, kek, organisation, achievement, now):
-    return services.issue_credential(
-        db,
-        kek,
-        organisation=organisation,
-        achievement=achievement,
-        name="Amina Haddad",
-        email=AMINA,
-        public_url=PUBLIC_URL,
-        now=now,
-    ).record
+    return issue_to_amina(db, kek, organisation, achievement, now).record
 
 
 def _achievement(db, organisation, name, skill, now):
