@@ -259,9 +259,12 @@ def _refuse_issuer_dependent_terms(nquads: str) -> str:
 def canonicalize_with_pyld(
     document: Mapping[str, Any], *, document_loader: FrozenDocumentLoader = frozen_document_loader
 ) -> str:
-    """:func:`canonicalize` by pyld's expansion and URDNA2015 alone, without shape caching.
+    """``document`` canonicalized by pyld alone: its expansion and its URDNA2015.
 
-    The reference the fast path is tested against, and what it falls back to.
+    Not used by the service: the independent implementation tests compare Tessera's own
+    RDFC-1.0 (credentials/rdfc.py) against. It differs from RDFC-1.0 only in how literals
+    with control characters other than tab, line feed and carriage return are escaped
+    (see credentials/rdfc.py); tests put RDFC-1.0's escaping into pyld for that.
     """
     dropped: list[str | None] = []
     processor = jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
@@ -276,6 +279,20 @@ def canonicalize_with_pyld(
             },
         )
     return _refuse_issuer_dependent_terms(str(nquads))
+
+
+def canonicalize_in_full(
+    document: Mapping[str, Any], *, document_loader: FrozenDocumentLoader = frozen_document_loader
+) -> str:
+    """:func:`canonicalize` without shape caching: pyld turns the document into RDF, and
+    credentials/rdfc.py canonicalizes that with RDFC-1.0."""
+    dropped: list[str | None] = []
+    processor = jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
+    with _json_ld_errors():
+        expanded = _expand_strictly(processor, dropped, document, document_loader)
+        dataset = processor.to_rdf(expanded, {"documentLoader": document_loader})
+        nquads = rdfc.canonical_nquads(rdfc.dataset_quads(dataset))
+    return _refuse_issuer_dependent_terms(nquads)
 
 
 def _compile(
@@ -303,9 +320,8 @@ def canonicalize_by_shape(
 ) -> str | None:
     """Canonical N-Quads through the document's cached shape (see credentials/rdfc.py).
 
-    Returns ``None`` when the document is one for pyld: a shape ``rdfc`` does not compile, a
-    string JSON-LD would not keep verbatim in an IRI position, or blank nodes that need
-    N-degree hashing.
+    Returns ``None`` when the document is one to turn into RDF afresh: a shape ``rdfc``
+    does not compile, or a string JSON-LD would not keep verbatim in an IRI position.
     """
     try:
         return _by_shape(document, document_loader)
@@ -348,14 +364,16 @@ def canonicalize(
     The document is processed in "safe mode": a property or type that no context defines
     is an error rather than being silently dropped or mapped to an issuer-dependent IRI.
     Documents of a shape seen before take a fast path with the same output
-    (:func:`canonicalize_by_shape`); anything else goes through pyld.
+    (:func:`canonicalize_by_shape`); anything else is turned into RDF by pyld
+    (:func:`canonicalize_in_full`). Either way credentials/rdfc.py canonicalizes the RDF.
 
     Raises:
         UnknownContextError: the document references a context that is not bundled.
         UndefinedTermError: a term is not defined by any of the document's contexts.
-        CanonicalizationError: the document is not valid JSON-LD.
+        CanonicalizationError: the document is not valid JSON-LD, or its blank nodes are
+            too alike to canonicalize in bounded time (a poisoned dataset).
     """
     nquads = canonicalize_by_shape(document, document_loader=document_loader)
     if nquads is None:
-        return canonicalize_with_pyld(document, document_loader=document_loader)
+        return canonicalize_in_full(document, document_loader=document_loader)
     return _refuse_issuer_dependent_terms(nquads)

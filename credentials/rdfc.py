@@ -19,25 +19,43 @@ differing (names, ids, hashes, dates). This module does the expensive part once 
    absolute IRI whose scheme is no term of the contexts (so it is not a compact IRI) and that
    is no term itself. Anything else (a relative IRI, a blank node id, a compact IRI) returns
    ``None``, and the caller uses pyld, which reports or resolves it as before.
-4. :func:`canonical_nquads` runs RDFC-1.0 (https://www.w3.org/TR/rdf-canon/#canon-algorithm)
-   on those quads when every blank node has a distinct first-degree hash, the case of every
-   credential Tessera issues (steps 1 to 5 and 7 of §4.4.3); otherwise it returns ``None``
-   and the caller runs pyld's full algorithm, Hash N-Degree Quads included.
+4. :func:`canonical_nquads` runs RDFC-1.0 (https://www.w3.org/TR/rdf-canon/) on those quads,
+   or on the quads of any other document (:func:`dataset_quads` of pyld's ``to_rdf``
+   output): first-degree hashes, and Hash N-Degree Quads for blank nodes whose first-degree
+   hashes collide (the embedded credentials of a wallet share their achievement's criteria,
+   say).
 
-The output is byte for byte what pyld's URDNA2015 produces for the same document, literal
-escaping included (pyld escapes only backslash, tab, line feed, carriage return and double
-quote); tests/credentials/test_fast_canonical.py checks this on varied credentials.
+Two things differ from pyld's URDNA2015, both on purpose:
+
+- **Literal escaping follows RDFC-1.0's canonical N-Quads** (appendix A): backspace, tab,
+  line feed, form feed, carriage return, double quote and backslash as ``ECHAR``; every other
+  character from U+0000 to U+001F and U+007F as ``\\uXXXX``. pyld escapes only backslash,
+  tab, line feed, carriage return and double quote, as URDNA2015 did, so a literal with
+  another control character canonicalizes differently there than in RDFC-1.0
+  implementations such as Digital Bazaar's rdf-canonize (since 2023) and every verifier
+  built on it. Tessera follows the standard.
+- **Poisoned datasets are refused** (RDFC-1.0 §8.1 "Dataset Poisoning"): Hash N-Degree Quads
+  tries every permutation of blank nodes it cannot tell apart, so a few hundred bytes of
+  identical nested nodes can take minutes (two results with nine identical rubric levels
+  each: 75 s in pyld). Work beyond :data:`STEPS_PER_BLANK_NODE` steps per blank node raises
+  :class:`~credentials.errors.CanonicalizationError` instead.
+
+Everything else is byte for byte what pyld produces; tests/credentials/test_fast_canonical.py
+and tests/credentials/test_rdfc.py check it against pyld with RDFC-1.0's escaping put in.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import secrets
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .errors import CanonicalizationError
 
 #: A sentinel is ``SLOT_SCHEME://<n>``: absolute, and never read as a compact IRI ("//").
 SLOT_SCHEME = f"tessera-slot-{secrets.token_hex(8)}"
@@ -59,15 +77,22 @@ class _Unsupported(Exception):
     """The document's shape is one this module leaves to pyld."""
 
 
+#: Canonical N-Quads (RDFC-1.0 appendix A): these as ECHAR, the rest of U+0000-U+001F and
+#: U+007F as UCHAR with uppercase hexadecimal digits.
+_ECHAR = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+_ESCAPES = {chr(code): f"\\u{code:04X}" for code in (*range(0x20), 0x7F)} | _ECHAR
+_ESCAPED = re.compile(r'[\x00-\x1f\x7f"\\]')
+
+
 def escape_literal(value: str) -> str:
-    """A literal's lexical form as pyld writes it in N-Quads (``pyld.nquads.escape``)."""
-    return (
-        value.replace("\\", "\\\\")
-        .replace("\t", "\\t")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace('"', '\\"')
-    )
+    """A literal's lexical form as canonical N-Quads writes it between its quotes."""
+    if value.isprintable() and '"' not in value and "\\" not in value:
+        return value  # most text: no control character, quote or backslash
+    return _ESCAPED.sub(_escape, value)
+
+
+def _escape(found: re.Match[str]) -> str:
+    return _ESCAPES[found.group()]
 
 
 def skeleton(
@@ -250,12 +275,7 @@ def _object_part(term: Mapping[str, Any], iri_slots: set[int]) -> _Part:
     language = term.get("language")
     if SLOT_SCHEME in datatype or (language and SLOT_SCHEME in language):
         raise _Unsupported()
-    if datatype == RDF_LANGSTRING:
-        suffix = '"' + ("@" + language if language else "")
-    elif datatype != XSD_STRING:
-        suffix = '"^^<' + datatype + ">"
-    else:
-        suffix = '"'
+    suffix = _literal_suffix(datatype, language)
     if SLOT_SCHEME in value:
         if datatype == RDF_JSON:
             raise _Unsupported()
@@ -264,6 +284,59 @@ def _object_part(term: Mapping[str, Any], iri_slots: set[int]) -> _Part:
 
 
 # -- RDFC-1.0 -------------------------------------------------------------------------------
+
+#: Hash N-Degree Quads' work is counted in steps: a quad of the node it hashes, or a node in a
+#: permutation it tries (about a microsecond each). Credentials and wallets need a step or two
+#: per blank node (a 1,000-credential wallet: 9,000 steps for 6,002 blank nodes); a dataset
+#: made to defeat the algorithm needs factorially many (two results with seven identical
+#: levels each: 300,000 steps for 19 blank nodes). Beyond this many steps per blank node ...
+STEPS_PER_BLANK_NODE = 64
+#: ... plus this many for any dataset (some tens of milliseconds), a dataset is refused.
+BASE_STEPS = 20_000
+
+Quad = tuple[str, str, str, str]
+
+
+def dataset_quads(dataset: Mapping[str, Iterable[Mapping[str, Any]]]) -> set[Quad]:
+    """The quads of pyld's RDF dataset (``jsonld.to_rdf`` output) as canonical N-Quads terms.
+
+    Each quad is ``(subject, predicate, object, graph)``, ``graph`` empty for the default
+    graph; a set, as an RDF dataset is.
+    """
+    quads: set[Quad] = set()
+    for graph, triples in dataset.items():
+        graph_term = "" if graph == "@default" else _node_term(graph)
+        for triple in triples:
+            found = triple["object"]
+            quads.add(
+                (
+                    _node_term(triple["subject"]["value"]),
+                    _node_term(triple["predicate"]["value"]),
+                    (
+                        '"'
+                        + escape_literal(str(found["value"]))
+                        + _literal_suffix(found.get("datatype"), found.get("language"))
+                        if found["type"] == "literal"
+                        else _node_term(found["value"])
+                    ),
+                    graph_term,
+                )
+            )
+    return quads
+
+
+def _node_term(value: str) -> str:
+    return value if value.startswith("_:") else "<" + value + ">"
+
+
+def _literal_suffix(datatype: str | None, language: str | None) -> str:
+    """What follows a literal's lexical form: its closing quote, language or datatype."""
+    datatype = datatype or XSD_STRING
+    if datatype == RDF_LANGSTRING:
+        return '"' + ("@" + language if language else "")
+    if datatype != XSD_STRING:
+        return '"^^<' + datatype + ">"
+    return '"'
 
 
 def _line(quad: Sequence[str]) -> str:
@@ -290,26 +363,158 @@ def hash_first_degree_quads(reference: str, quads: Iterable[Sequence[str]]) -> s
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
-def canonical_nquads(quads: Collection[Sequence[str]]) -> str | None:
-    """Canonical N-Quads of a dataset (RDFC-1.0 §4.4.3), or ``None`` when it needs N-degree hashing.
+class _Issuer:
+    """An identifier issuer (RDFC-1.0 §4.5): blank node -> ``prefix`` + counter, in order."""
 
-    ``quads`` are ``(subject, predicate, object, graph)`` N-Quads terms, ``graph`` empty for
-    the default graph, without duplicates. When two blank nodes share a first-degree hash,
-    telling them apart needs Hash N-Degree Quads (§4.8), which this function does not run:
-    it returns ``None`` and the caller uses a complete implementation.
+    __slots__ = ("issued", "prefix")
+
+    def __init__(self, prefix: str, issued: Mapping[str, str] | None = None) -> None:
+        self.prefix = prefix
+        self.issued: dict[str, str] = dict(issued or {})
+
+    def issue(self, node: str) -> str:
+        found = self.issued.get(node)
+        if found is None:
+            found = self.issued[node] = f"{self.prefix}{len(self.issued)}"
+        return found
+
+    def copy(self) -> _Issuer:
+        return _Issuer(self.prefix, self.issued)
+
+
+#: Positions a blank node can take in a quad, with the letter Hash Related Blank Node uses.
+_POSITIONS = ((0, "s"), (2, "o"), (3, "g"))
+
+
+class _Labelling:
+    """The canonicalization state (RDFC-1.0 §4.3) and the Hash N-Degree Quads algorithm."""
+
+    def __init__(self, mentions: Mapping[str, list[Sequence[str]]], max_steps: int) -> None:
+        self.mentions = mentions
+        self.first_degree = {
+            node: hash_first_degree_quads(node, found) for node, found in mentions.items()
+        }
+        self.canonical = _Issuer("_:c14n")
+        self.steps_left = max_steps
+
+    def label(self) -> dict[str, str]:
+        """Issue every blank node its canonical identifier (RDFC-1.0 §4.4.3, steps 3 to 5)."""
+        by_hash: dict[str, list[str]] = {}
+        for node, found in self.first_degree.items():
+            by_hash.setdefault(found, []).append(node)
+        shared = []
+        for found in sorted(by_hash):
+            if len(by_hash[found]) == 1:
+                self.canonical.issue(by_hash[found][0])
+            else:
+                shared.append(by_hash[found])
+        for nodes in shared:
+            results = []
+            for node in nodes:
+                if node in self.canonical.issued:
+                    continue
+                issuer = _Issuer("_:b")
+                issuer.issue(node)
+                results.append(self.hash_n_degree_quads(node, issuer))
+            for _, issuer in sorted(results, key=lambda result: result[0]):
+                for existing in issuer.issued:
+                    self.canonical.issue(existing)
+        return self.canonical.issued
+
+    def spend(self, steps: int) -> None:
+        self.steps_left -= steps
+        if self.steps_left < 0:
+            raise CanonicalizationError(
+                "the credential's blank nodes are too alike to canonicalize in reasonable "
+                "time (identical nodes nested in identical nodes): refused, as RDFC-1.0 "
+                "advises for such datasets; give the nodes ids or make them differ"
+            )
+
+    def hash_related_blank_node(
+        self, related: str, quad: Sequence[str], issuer: _Issuer, position: str
+    ) -> str:
+        """Hash Related Blank Node (RDFC-1.0 §4.7)."""
+        identifier = (
+            self.canonical.issued.get(related)
+            or issuer.issued.get(related)
+            or self.first_degree[related]
+        )
+        data = position + (quad[1] if position != "g" else "") + identifier
+        return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+    def hash_n_degree_quads(self, node: str, issuer: _Issuer) -> tuple[str, _Issuer]:
+        """Hash N-Degree Quads (RDFC-1.0 §4.8): the hash, and the issuer of the chosen path."""
+        self.spend(len(self.mentions[node]))
+        related_by_hash: dict[str, list[str]] = {}
+        for quad in self.mentions[node]:
+            for index, position in _POSITIONS:
+                related = quad[index]
+                if related.startswith("_:") and related != node:
+                    related_hash = self.hash_related_blank_node(related, quad, issuer, position)
+                    related_by_hash.setdefault(related_hash, []).append(related)
+        data = hashlib.sha256()
+        for related_hash in sorted(related_by_hash):
+            data.update(related_hash.encode("utf-8"))
+            chosen_path = ""
+            chosen_issuer = issuer
+            for permutation in itertools.permutations(related_by_hash[related_hash]):
+                self.spend(len(permutation))
+                tried = self._path(permutation, issuer, chosen_path)
+                if tried is not None and (not chosen_path or tried[0] < chosen_path):
+                    chosen_path, chosen_issuer = tried
+            data.update(chosen_path.encode("utf-8"))
+            issuer = chosen_issuer
+        return data.hexdigest(), issuer
+
+    def _path(
+        self, permutation: Sequence[str], issuer: _Issuer, chosen_path: str
+    ) -> tuple[str, _Issuer] | None:
+        """One permutation's path and issuer (§4.8.3 steps 5.4.1 to 5.4.5), or ``None``
+        as soon as the path cannot beat ``chosen_path``."""
+
+        def beaten(path: str) -> bool:
+            return bool(chosen_path) and len(path) >= len(chosen_path) and path > chosen_path
+
+        issuer_copy = issuer.copy()
+        path = ""
+        recursion = []
+        for related in permutation:
+            canonical = self.canonical.issued.get(related)
+            if canonical is not None:
+                path += canonical
+            else:
+                if related not in issuer_copy.issued:
+                    recursion.append(related)
+                path += issuer_copy.issue(related)
+            if beaten(path):
+                return None
+        for related in recursion:
+            found, issuer_copy = self.hash_n_degree_quads(related, issuer_copy)
+            path += issuer_copy.issue(related) + "<" + found + ">"
+            if beaten(path):
+                return None
+        return path, issuer_copy
+
+
+def canonical_nquads(quads: Collection[Sequence[str]], *, max_steps: int | None = None) -> str:
+    """The serialized canonical form of a dataset (RDFC-1.0 §4.4 and §5).
+
+    ``quads`` are ``(subject, predicate, object, graph)`` canonical N-Quads terms, ``graph``
+    empty for the default graph, without duplicates. ``max_steps`` bounds Hash N-Degree
+    Quads (default: :data:`STEPS_PER_BLANK_NODE` per blank node plus :data:`BASE_STEPS`).
+
+    Raises:
+        CanonicalizationError: the dataset needs more steps than that (it is poisoned).
     """
     mentions: dict[str, list[Sequence[str]]] = {}
     for quad in quads:
-        # Once per position, as pyld and the spec's "for each blank node in quad" do.
-        for position in (0, 2, 3):
-            if quad[position].startswith("_:"):
-                mentions.setdefault(quad[position], []).append(quad)
-    hashes = {node: hash_first_degree_quads(node, found) for node, found in mentions.items()}
-    if len(set(hashes.values())) != len(hashes):
-        return None
-    canonical = {
-        node: f"_:c14n{n}" for n, node in enumerate(sorted(hashes, key=hashes.__getitem__))
-    }
+        # Once per position, as the spec's "for each blank node in quad" and pyld do.
+        for index, _ in _POSITIONS:
+            if quad[index].startswith("_:"):
+                mentions.setdefault(quad[index], []).append(quad)
+    if max_steps is None:
+        max_steps = BASE_STEPS + STEPS_PER_BLANK_NODE * len(mentions)
+    canonical = _Labelling(mentions, max_steps).label()
     return "".join(
         sorted(
             _line([canonical.get(part, part) if n != 1 else part for n, part in enumerate(quad)])

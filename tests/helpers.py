@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
+
+import pyld.nquads
 
 from credentials import (
     Achievement,
@@ -15,6 +18,7 @@ from credentials import (
     VerificationKey,
     build_credential,
 )
+from credentials.jsonld import canonicalize_with_pyld
 from credentials.multikey import did_key_from_ed25519, did_key_verification_method
 from credentials.proofs import data_integrity, jwt_vc
 from keys.crypto import LocalSigner, generate_private_key
@@ -96,3 +100,45 @@ def signed_jwt(signer: LocalSigner, credential: dict[str, Any] | None = None) ->
 
 def deep_copy(document: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(document)
+
+
+def rdfc_escape(value: str) -> str:
+    """Canonical N-Quads literal escaping (RDFC-1.0 appendix A), written out character by
+    character, independently of credentials/rdfc.py."""
+    named = {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r", 34: '\\"', 92: "\\\\"}
+    out = []
+    for character in value:
+        code = ord(character)
+        if code in named:
+            out.append(named[code])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04X}")
+        else:
+            out.append(character)
+    return "".join(out)
+
+
+def reference_canonical(document: dict[str, Any]) -> str:
+    """``document`` canonicalized by an implementation independent of Tessera's: pyld's
+    expansion and URDNA2015, with RDFC-1.0's literal escaping (the only way RDFC-1.0 differs
+    from URDNA2015) put in place of pyld's older one."""
+    with mock.patch.object(pyld.nquads, "escape", rdfc_escape):
+        return canonicalize_with_pyld(document)
+
+
+def look_alike_results(levels: int) -> list[dict[str, Any]]:
+    """Two identical result descriptions, each with ``levels`` identical rubric levels: blank
+    nodes that only trying every permutation tells apart (a poisoned dataset for RDFC-1.0
+    once ``levels`` passes five or so)."""
+
+    def result() -> dict[str, Any]:
+        return {
+            "type": ["ResultDescription"],
+            "name": "Result",
+            "resultType": "RubricCriterionLevel",
+            "rubricCriterionLevel": [
+                {"type": ["RubricCriterionLevel"], "name": "Level"} for _ in range(levels)
+            ],
+        }
+
+    return [result(), result()]

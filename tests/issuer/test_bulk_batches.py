@@ -13,7 +13,6 @@ import json
 import pytest
 from sqlalchemy import func, select, update
 
-from credentials.jsonld import canonicalize_with_pyld
 from credentials.multikey import decode_multibase_base58btc
 from issuer import bulk
 from issuer.audit import verify_chain
@@ -21,6 +20,7 @@ from issuer.models import BulkRow, IssuedCredential
 from keys.ring import find_verification_key
 
 from ..conftest import PUBLIC_URL
+from ..helpers import reference_canonical
 
 
 def learners(count: int) -> list[bulk.RowInput]:
@@ -99,9 +99,9 @@ def test_batched_proofs_verify_with_pyld_canonicalization_alone(db, kek, job, no
         key, _ = find_verification_key(db, proof["verificationMethod"])
         hash_data = (
             hashlib.sha256(
-                canonicalize_with_pyld({**proof, "@context": document["@context"]}).encode()
+                reference_canonical({**proof, "@context": document["@context"]}).encode()
             ).digest()
-            + hashlib.sha256(canonicalize_with_pyld(document).encode()).digest()
+            + hashlib.sha256(reference_canonical(document).encode()).digest()
         )
         key.public_key.verify(signature, hash_data)  # raises InvalidSignature if not
 

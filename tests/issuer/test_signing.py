@@ -14,7 +14,6 @@ import signal
 
 import pytest
 
-from credentials.jsonld import canonicalize_with_pyld
 from credentials.multikey import decode_multibase_base58btc
 from credentials.proofs import jwt_vc
 from issuer import bulk, signing
@@ -23,7 +22,7 @@ from issuer.models import IssuedCredential
 from keys.ring import find_verification_key
 
 from ..conftest import PUBLIC_URL
-from ..helpers import NOW, StaticResolver, make_credential, make_signer
+from ..helpers import NOW, StaticResolver, make_credential, make_signer, reference_canonical
 
 
 @pytest.fixture
@@ -49,9 +48,9 @@ def pyld_signature_valid(document: dict, public_key) -> bool:
     signature = decode_multibase_base58btc(proof.pop("proofValue"))
     hash_data = (
         hashlib.sha256(
-            canonicalize_with_pyld({**proof, "@context": document["@context"]}).encode()
+            reference_canonical({**proof, "@context": document["@context"]}).encode()
         ).digest()
-        + hashlib.sha256(canonicalize_with_pyld(document).encode()).digest()
+        + hashlib.sha256(reference_canonical(document).encode()).digest()
     )
     public_key.verify(signature, hash_data)  # raises InvalidSignature when not
     return True

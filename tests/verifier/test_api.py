@@ -23,7 +23,14 @@ from verifier.messages import Message
 from verifier.pipeline import Check, Outcome, Verdict, VerificationResult
 
 from ..conftest import PUBLIC_URL, issue_to_amina
-from ..helpers import NOW, make_credential, make_signer, signed_json, signed_jwt
+from ..helpers import (
+    NOW,
+    look_alike_results,
+    make_credential,
+    make_signer,
+    signed_json,
+    signed_jwt,
+)
 
 VERIFY = "/api/v1/verify"
 PROBLEM = "application/problem+json"
@@ -668,6 +675,24 @@ def test_a_presentation_that_is_not_json_ld_is_not_verified(client, document, ho
     body = verify_presentation(client, vp)
     assert body["verified"] is False
     assert "canonicalization-failed" in [e["code"] for e in body["errors"]]
+
+
+def test_a_credential_made_to_exhaust_canonicalization_is_refused_at_once(client):
+    """Identical nodes nested in identical nodes (RDFC-1.0's "dataset poisoning"): no
+    signature needed, since the document is canonicalized before its proof is checked.
+    Fourteen levels would keep a worker busy for days; the answer comes straight back."""
+    credential = signed_json(make_signer("EdDSA", did="did:key"))
+    credential["credentialSubject"]["achievement"]["resultDescription"] = look_alike_results(14)
+
+    response = post(client, {"credential": credential})
+
+    assert response.status_code == HTTPStatus.OK
+    body = response.get_json()
+    assert body["verified"] is False
+    assert body["verdict"] == "invalid"
+    proof = next(c for c in body["checks"] if c["name"] == "proof")
+    assert (proof["outcome"], proof["code"]) == ("failed", "canonicalization-failed")
+    assert "too alike" in proof["message"]
 
 
 def test_not_a_presentation(client, document):
