@@ -246,7 +246,7 @@ def _text(value: str | None, what: str, limit: int, *, required: bool = True) ->
         return None
     if len(value) > limit:
         raise InvalidRequestError(f"the {what} is longer than {limit:,} characters")
-    return value
+    return services.refuse_control_characters(value, what)
 
 
 def _alignments(skills: Sequence[SkillChoice]) -> list[dict[str, Any]]:
@@ -269,6 +269,7 @@ def _alignments(skills: Sequence[SkillChoice]) -> list[dict[str, Any]]:
             raise InvalidRequestError(f"give a name for the skill {uri}")
         if len(name) > MAX_NAME:
             raise InvalidRequestError(f"the skill name {name[:40]!r}… is too long")
+        services.refuse_control_characters(name, "skill name")
         alignment = credentials.Alignment.esco_skill(uri, name)
         out.append(
             {

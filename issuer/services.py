@@ -69,6 +69,7 @@ def create_organisation(
         )
     if did_method not in ("web", "key"):
         raise InvalidRequestError("did method must be 'web' or 'key'")
+    refuse_control_characters(name, "training centre's name")
     if jwt_algorithm not in credentials.SUPPORTED_ALGORITHMS:
         raise InvalidRequestError(
             f"JWT algorithm must be one of {', '.join(credentials.SUPPORTED_ALGORITHMS)}"
@@ -596,6 +597,7 @@ class _IssueRequest:
                 f"{achievement.name!r} (version {achievement.version}) is archived; issue its "
                 "current version"
             )
+        refuse_control_characters(name, "learner's name")
         evidence_documents = evidence_objects(evidence or [])
         valid_from = valid_from or now
         if valid_until is None and achievement.validity_days:
@@ -727,6 +729,27 @@ def _record_values(
 
 #: Longest learner id a centre may keep with a credential (issued_credential.external_id).
 MAX_EXTERNAL_ID = 200
+#: Control characters no one can see or type (tab, line feed and carriage return are text).
+#: Credentials never carry them: older URDNA2015 implementations (pyld among them) escape
+#: them differently from RDFC-1.0, so a proof over them would verify in some verifiers only.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def refuse_control_characters(value: str, what: str) -> str:
+    """``value``, unless it holds a control character other than tab and line breaks.
+
+    Raises:
+        InvalidRequestError: naming ``what`` and the character.
+    """
+    found = _CONTROL.search(value)
+    if found is not None:
+        raise InvalidRequestError(
+            f"the {what} contains an invisible control character (U+{ord(found.group()):04X}); "
+            "remove it (it often comes with text pasted from another program)"
+        )
+    return value
+
+
 MAX_EVIDENCE_ITEMS = 20
 _EVIDENCE_TEXT_LIMITS = {
     "name": 500,
@@ -774,7 +797,9 @@ def evidence_objects(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
                 raise InvalidRequestError(
                     f"evidence item {number}: {member} must be text of 1 to {limit} characters"
                 )
-            document[member] = value.strip()
+            document[member] = refuse_control_characters(
+                value.strip(), f"{member} of evidence item {number}"
+            )
         if len(document) == 1:
             raise InvalidRequestError(
                 f"evidence item {number} is empty: give a URL, a name or a narrative"

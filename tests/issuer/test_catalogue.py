@@ -87,6 +87,7 @@ def test_evidence_goes_into_the_credential_and_verifies(db, kek, centre, welding
         ([{"id": "https://example.org", "score": 3}], "does not define: score"),
         ([{"type": ["Assessment"], "name": "x"}], "type must be"),
         ([{"name": "x"}] * 21, "at most 20"),
+        ([{"narrative": "Reversed\x08 a truck"}], r"narrative of evidence item 1 .*U\+0008"),
     ],
 )
 def test_malformed_evidence_is_refused_and_nothing_is_issued(
@@ -105,6 +106,37 @@ def test_malformed_evidence_is_refused_and_nothing_is_issued(
             evidence=evidence,
         )
     assert count(db, IssuedCredential) == 0
+
+
+def test_a_name_with_a_control_character_is_refused(db, kek, centre, welding, now):
+    with pytest.raises(InvalidRequestError, match=r"learner's name contains .*U\+001B"):
+        services.issue_credential(
+            db,
+            kek,
+            organisation=centre,
+            achievement=welding,
+            name="Amina\x1b[31m",
+            email="a@example.org",
+            public_url=PUBLIC_URL,
+            now=now,
+        )
+    assert count(db, IssuedCredential) == 0
+
+
+def test_multi_line_evidence_is_kept_as_written(db, kek, centre, welding, now):
+    issued = services.issue_credential(
+        db,
+        kek,
+        organisation=centre,
+        achievement=welding,
+        name="Amina",
+        email="a@example.org",
+        public_url=PUBLIC_URL,
+        now=now,
+        evidence=[{"narrative": "Step one:\tclean.\r\nStep two: weld."}],
+    )
+    document = json.loads(issued.record.document)
+    assert document["evidence"][0]["narrative"] == "Step one:\tclean.\r\nStep two: weld."
 
 
 def test_an_overlong_external_id_is_refused(db, kek, centre, welding, now):
@@ -162,6 +194,9 @@ def test_a_skill_without_a_name_takes_escos_label(db, centre, now):
         ({"validity_days": 0}, "between 1 and"),
         ({"skills": [catalogue.SkillChoice("http://example.org/skill", "x")]}, "not an ESCO"),
         ({"skills": [catalogue.SkillChoice(FORKLIFT_SKILL, "x" * 201)]}, "too long"),
+        ({"description": "Page one\x0cpage two"}, r"description contains .*U\+000C"),
+        ({"criteria": "Bell\x07"}, r"criteria contains .*U\+0007"),
+        ({"skills": [catalogue.SkillChoice(FORKLIFT_SKILL, "drive\x1b")]}, "skill name contains"),
     ],
 )
 def test_bad_achievements_are_refused(db, centre, now, overrides, message):
