@@ -20,7 +20,7 @@ from cachetools import LRUCache
 from pyld import jsonld
 from pyld.context_resolver import ContextResolver
 
-from . import rdfc
+from . import nodemap, rdfc
 from .errors import (
     CanonicalizationError,
     CredentialError,
@@ -53,6 +53,10 @@ BUNDLED_CONTEXTS: Mapping[str, str] = {
 # such a term as undefined: a signed claim whose meaning no context fixes is not accepted.
 _ISSUER_DEPENDENT_VOCAB = "https://www.w3.org/ns/credentials/issuer-dependent#"
 _PYLD_BASE = jsonld.DEFAULT_BASE_IRI
+
+# pyld merges a node's values in quadratic time; within nodemap.merging() (wherever this
+# module turns a document into RDF) it does so through indexes, bounded.
+nodemap.install()
 
 
 @cache
@@ -288,7 +292,7 @@ def canonicalize_in_full(
     credentials/rdfc.py canonicalizes that with RDFC-1.0."""
     dropped: list[str | None] = []
     processor = jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
-    with _json_ld_errors():
+    with _json_ld_errors(), nodemap.merging():
         expanded = _expand_strictly(processor, dropped, document, document_loader)
         dataset = processor.to_rdf(expanded, {"documentLoader": document_loader})
         nquads = rdfc.canonical_nquads(rdfc.dataset_quads(dataset))
@@ -302,7 +306,7 @@ def _compile(
     dropped: list[str | None] = []
     processor = jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
     try:
-        with _json_ld_errors():
+        with _json_ld_errors(), nodemap.merging():
             expanded = _expand_strictly(processor, dropped, skeleton, loader)
             dataset = processor.to_rdf(expanded, {"documentLoader": loader})
     except CredentialError:
