@@ -25,6 +25,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from credentials import CredentialError, InvalidProofError, KeyMismatchError
 from credentials.dates import parse_datetime
+from credentials.limits import WALLET_VALUES, WALLET_VALUES_PER_CREDENTIAL, values_within
 from credentials.proofs import data_integrity
 from schemas import (
     CheckSchema,
@@ -416,6 +417,19 @@ def _presentation_findings(
             "presentation", "malformed-presentation", "type must include VerifiablePresentation"
         )
     asked = [name for name in ("challenge", "domain") if name in options]
+    presented = presentation.get("verifiableCredential", [])
+    most = WALLET_VALUES + WALLET_VALUES_PER_CREDENTIAL * (
+        len(presented) if isinstance(presented, list) else 1
+    )
+    if not values_within(presentation, most):
+        # Checking the holder's proof costs time in proportion to the presentation's values.
+        findings.error(
+            "presentation-proof",
+            "too-large",
+            f"the presentation holds more than {most:,} values for its credentials; its "
+            "proof is not checked",
+        )
+        return findings, holder
     try:
         proofs = data_integrity.embedded_proofs(presentation)
     except CredentialError as e:

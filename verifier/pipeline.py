@@ -29,7 +29,7 @@ from credentials import (
 )
 from credentials.dates import parse_datetime
 from credentials.errors import StatusUnavailableError
-from credentials.limits import MAX_JSON_DEPTH, nesting_within
+from credentials.limits import MAX_CREDENTIAL_VALUES, MAX_JSON_DEPTH, nesting_within
 from credentials.proofs import data_integrity, jwt_vc
 from credentials.status_list import get_bit, parse_status_entries
 
@@ -233,13 +233,21 @@ _LARGEST_NUMBER = 2**1023
 def _check_values(value: Any) -> None:
     """Refuse text that is not Unicode (a lone surrogate, which JSON's \\u escapes can make)
     and numbers too large for a double: neither can be canonicalised, so neither can be signed.
+    Refuse a credential of more than :data:`MAX_CREDENTIAL_VALUES` values too.
 
     Raises:
-        MalformedCredentialError: naming which.
+        MalformedCredentialError: naming which (CredentialTooLargeError for the count).
     """
     stack = [value]
+    left = MAX_CREDENTIAL_VALUES
     while stack:
         item = stack.pop()
+        left -= 1
+        if left < 0:
+            raise CredentialTooLargeError(
+                f"the credential holds more than {MAX_CREDENTIAL_VALUES:,} values (members, "
+                "array items, texts); no credential needs that many"
+            )
         if isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())

@@ -19,7 +19,13 @@ from typing import Any
 
 from credentials import CredentialError, MalformedCredentialError, archive
 from credentials.errors import CredentialTooLargeError
-from credentials.limits import MAX_JSON_DEPTH, nesting_within
+from credentials.limits import (
+    MAX_JSON_DEPTH,
+    WALLET_VALUES,
+    WALLET_VALUES_PER_CREDENTIAL,
+    nesting_within,
+    values_within,
+)
 from credentials.wallet import inner_credentials, is_clr
 
 from .messages import N_, Message, Nn_, explain
@@ -147,6 +153,14 @@ def _verify_clr(
         held = inner_credentials(clr)
     except CredentialError as e:
         return WalletResult("clr", _failed(e.code, str(e)), ())
+    most = WALLET_VALUES + WALLET_VALUES_PER_CREDENTIAL * len(held)
+    if not values_within(clr, most):
+        # Checking the wallet's own proof costs time in proportion to its values.
+        error = CredentialTooLargeError(
+            f"the wallet holds more than {most:,} values for its {len(held):,} credentials; "
+            "it is not checked"
+        )
+        return WalletResult("clr", _failed(error.code, str(error)), ())
     envelope = _verify_envelope(clr, len(held), resolver=resolver, now=now, where=where)
     entries = []
     for number, credential in enumerate(held, start=1):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from credentials.limits import MAX_JSON_DEPTH, nesting_within
+from credentials.limits import MAX_JSON_DEPTH, nesting_within, values_within
 from tests.property.strategies import json_trees
 
 
@@ -59,3 +59,25 @@ def test_agrees_with_a_recursive_reference(tree: Any) -> None:
     depth = depth_of(tree)
     assert nesting_within(tree, depth)
     assert not nesting_within(tree, depth - 1)
+
+
+def count_values(value: Any) -> int:
+    """The reference for values_within: recursion, plainly."""
+    if isinstance(value, dict):
+        return 1 + sum(1 + count_values(v) for v in value.values())
+    if isinstance(value, list):
+        return 1 + sum(count_values(v) for v in value)
+    return 1
+
+
+@given(json_trees(max_leaves=40))
+def test_values_are_counted_as_a_recursive_reference_counts_them(tree: Any) -> None:
+    count = count_values(tree)
+    assert values_within(tree, count)
+    assert not values_within(tree, count - 1)
+
+
+def test_counting_stops_as_soon_as_it_is_over():
+    assert not values_within(["x"] * 10_000_000, 100)  # a bounded walk, not a full one
+    assert values_within({"a": [1, 2], "b": {"c": None}}, 9)
+    assert not values_within({"a": [1, 2], "b": {"c": None}}, 8)

@@ -669,12 +669,33 @@ def test_a_proof_of_another_kind_is_reported_as_not_checked(client, document):
     assert verify_presentation(client, vp, challenge="c-8f2e")["verified"] is False
 
 
+def test_a_presentation_padded_with_values_is_not_verified(client, document, holder):
+    vp = sign_presentation(presentation(document), holder)
+    vp["tag"] = [f"tag {n}" for n in range(3_000)]  # one credential: at most 2,250 values
+    body = verify_presentation(client, vp)
+    assert body["verified"] is False
+    assert [e["code"] for e in body["presentationResult"]["errors"]] == ["too-large"]
+
+
 def test_a_presentation_that_is_not_json_ld_is_not_verified(client, document, holder):
     vp = sign_presentation(presentation(document), holder)
     vp["@context"] = ["https://www.w3.org/ns/credentials/v2", "x"]
     body = verify_presentation(client, vp)
     assert body["verified"] is False
     assert "canonicalization-failed" in [e["code"] for e in body["errors"]]
+
+
+def test_a_credential_of_tens_of_thousands_of_values_is_refused_before_json_ld(client):
+    credential = signed_json(make_signer("EdDSA", did="did:key"))
+    credential["credentialSubject"]["achievement"]["tag"] = [f"t{n}" for n in range(25_000)]
+
+    response = post(client, {"credential": credential})
+
+    assert response.status_code == HTTPStatus.OK
+    body = response.get_json()
+    assert body["verdict"] == "invalid"
+    failed = [(c["name"], c["code"]) for c in body["checks"] if c["outcome"] == "failed"]
+    assert failed == [("format", "too-large")]
 
 
 def test_a_credential_made_to_exhaust_canonicalization_is_refused_at_once(client):

@@ -251,6 +251,20 @@ def test_a_clr_with_more_than_the_limit_of_credentials_is_refused(check, clr):
     assert f"at most {MAX_WALLET_CREDENTIALS:,}" in failure.message
 
 
+def test_a_clr_padded_with_values_is_refused_before_its_proof_is_checked(check, clr):
+    # Three credentials may bring 2,000 + 3 x 250 values: these 3,000 tags are too many.
+    padded = copy.deepcopy(clr)
+    padded["credentialSubject"]["tag"] = [f"tag {n}" for n in range(3_000)]
+
+    found = check(padded)
+
+    assert not found.verified
+    assert found.entries == ()
+    (failure,) = found.envelope.checks
+    assert failure.code == "too-large"
+    assert "more than 2,750 values for its 3 credentials" in failure.message
+
+
 def test_build_clr_itself_refuses_too_many_credentials(signers, held):
     with pytest.raises(Exception, match="at most"):
         _unsigned_clr(signers, [held[0]] * (MAX_WALLET_CREDENTIALS + 1))
