@@ -158,31 +158,44 @@ def _find_unknown_context(cause: BaseException | None) -> UnknownContextError | 
     return None
 
 
-def _relative_iris(node: Any) -> set[str]:
-    """Types and ids that expansion left relative: no context defined them.
+def _iris_to_refuse(node: Any) -> tuple[set[str], set[str]]:
+    """Types, ids and properties that expansion left relative (no context defined them), and
+    those that are not IRIs at all.
 
     pyld resolves a relative IRI against its placeholder base instead of dropping it as
     other processors do, so a relative type or id would canonicalize differently elsewhere.
+    And pyld's RDF silently leaves out every statement about, to or with something that is
+    not an absolute IRI ("https://e.org/a b"): a signature over that RDF would not cover
+    those claims, which anyone could then change.
     """
-    found: set[str] = set()
-    if isinstance(node, list):
-        for item in node:
-            found |= _relative_iris(item)
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            if key == "@type":
-                values = value if isinstance(value, list) else [value]
-                found |= {
-                    v.removeprefix(_PYLD_BASE)
-                    for v in values
-                    if isinstance(v, str) and v.startswith(_PYLD_BASE)
-                }
-            elif key == "@id":
-                if isinstance(value, str) and value.startswith(_PYLD_BASE):
-                    found.add(value.removeprefix(_PYLD_BASE))
-            elif key != "@value":
-                found |= _relative_iris(value)
-    return found
+    relative: set[str] = set()
+    invalid: set[str] = set()
+
+    def check(value: Any) -> None:
+        if not isinstance(value, str) or value.startswith(("_:", "@")):
+            return
+        if value.startswith(_PYLD_BASE):
+            relative.add(value.removeprefix(_PYLD_BASE))
+        elif not rdfc.is_absolute_iri(value):
+            invalid.add(value)
+
+    def walk(item: Any) -> None:
+        if isinstance(item, list):
+            for each in item:
+                walk(each)
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                if key == "@type":
+                    for each in value if isinstance(value, list) else [value]:
+                        check(each)
+                elif key == "@id":
+                    check(value)
+                elif key != "@value":
+                    check(key)
+                    walk(value)
+
+    walk(node)
+    return relative, invalid
 
 
 def _innermost(error: BaseException) -> str:
@@ -211,11 +224,17 @@ def _expand_strictly(
             "the credential uses a property that none of its contexts defines"
             + (f" ({', '.join(sorted({d for d in dropped if d}))})" if any(dropped) else "")
         )
-    relative = sorted(_relative_iris(expanded))
+    relative, invalid = _iris_to_refuse(expanded)
     if relative:
         raise UndefinedTermError(
             "the credential uses types or ids that are neither defined by its contexts"
-            " nor absolute IRIs: " + ", ".join(relative)
+            " nor absolute IRIs: " + ", ".join(sorted(relative))
+        )
+    if invalid:
+        raise CanonicalizationError(
+            "the credential uses ids, types or properties that are not valid IRIs: "
+            + ", ".join(repr(value[:80]) for value in sorted(invalid)[:5])
+            + ' (spaces, control characters and <>"{}|^`\\ are not allowed in IRIs)'
         )
     return expanded
 

@@ -95,6 +95,35 @@ def _escape(found: re.Match[str]) -> str:
     return _ESCAPES[found.group()]
 
 
+#: What N-Quads' IRIREF cannot hold unescaped, and no IRI holds at all (RFC 3987): spaces,
+#: control characters and <>"{}|^`\\. Written raw, they would let two different datasets
+#: share one serialization (an IRI ending in '> <' reads as two terms); RDFC-1.0 has no
+#: escaping for IRIs that implementations agree on, so such IRIs are refused.
+_NOT_IN_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+#: N-Quads' LANGTAG.
+_LANGUAGE_TAG = re.compile(r"[a-zA-Z]+(?:-[a-zA-Z0-9]+)*\Z")
+
+
+def is_absolute_iri(value: str) -> bool:
+    """True for an absolute IRI that N-Quads can write as it is."""
+    return _ABSOLUTE_IRI.match(value) is not None and _NOT_IN_IRI.search(value) is None
+
+
+def iri_term(value: str) -> str:
+    """``<value>``, for an IRI N-Quads can write as it is.
+
+    Raises:
+        CanonicalizationError: ``value`` holds a character no IRI may hold.
+    """
+    found = _NOT_IN_IRI.search(value)
+    if found is not None:
+        raise CanonicalizationError(
+            f"{value[:80]!r} is not a valid IRI: it holds {found.group()!r} "
+            '(spaces, control characters and <>"{}|^`\\ are not allowed in IRIs)'
+        )
+    return "<" + value + ">"
+
+
 def skeleton(
     document: Mapping[str, Any], keep: Collection[int] = ()
 ) -> tuple[dict[str, Any], list[str]] | None:
@@ -213,7 +242,7 @@ def _verbatim_iri(value: str, terms: Collection[str]) -> bool:
     no term itself (a vocabulary-relative position would map it); never a blank node id.
     """
     match = _ABSOLUTE_IRI.match(value)
-    if match is None or value in terms:
+    if match is None or value in terms or _NOT_IN_IRI.search(value):
         return False
     return value[match.end(1) + 1 :].startswith("//") or match.group(1) not in terms
 
@@ -239,9 +268,9 @@ def compile_shape(
                 obj = _object_part(triple["object"], iri_slots)
                 if predicate == RDF_TYPE and isinstance(obj, _Slot):
                     raise _Unsupported()
-                quads.append((subject, "<" + predicate + ">", obj, graph_part))
-    except _Unsupported:
-        return None
+                quads.append((subject, iri_term(predicate), obj, graph_part))
+    except (_Unsupported, CanonicalizationError):
+        return None  # the document itself, turned into RDF afresh, says what is wrong
     return Shape(tuple(quads), frozenset(iri_slots), slot_count)
 
 
@@ -254,7 +283,7 @@ def _slot_index(value: str) -> int:
 def _constant_node(value: str) -> str:
     if SLOT_SCHEME in value:
         raise _Unsupported()
-    return value if value.startswith("_:") else "<" + value + ">"
+    return _node_term(value)
 
 
 def _node_part(term: Mapping[str, Any], iri_slots: set[int]) -> _Part:
@@ -265,7 +294,7 @@ def _node_part(term: Mapping[str, Any], iri_slots: set[int]) -> _Part:
         index = _slot_index(value)
         iri_slots.add(index)
         return _Slot(index, _IRI, ">")
-    return "<" + value + ">"
+    return iri_term(value)
 
 
 def _object_part(term: Mapping[str, Any], iri_slots: set[int]) -> _Part:
@@ -311,7 +340,7 @@ def dataset_quads(dataset: Mapping[str, Iterable[Mapping[str, Any]]]) -> set[Qua
             quads.add(
                 (
                     _node_term(triple["subject"]["value"]),
-                    _node_term(triple["predicate"]["value"]),
+                    iri_term(triple["predicate"]["value"]),
                     (
                         '"'
                         + escape_literal(str(found["value"]))
@@ -326,16 +355,18 @@ def dataset_quads(dataset: Mapping[str, Iterable[Mapping[str, Any]]]) -> set[Qua
 
 
 def _node_term(value: str) -> str:
-    return value if value.startswith("_:") else "<" + value + ">"
+    return value if value.startswith("_:") else iri_term(value)
 
 
 def _literal_suffix(datatype: str | None, language: str | None) -> str:
     """What follows a literal's lexical form: its closing quote, language or datatype."""
     datatype = datatype or XSD_STRING
     if datatype == RDF_LANGSTRING:
+        if language and not _LANGUAGE_TAG.match(language):
+            raise CanonicalizationError(f"{language[:40]!r} is not a language tag (such as fr-CA)")
         return '"' + ("@" + language if language else "")
     if datatype != XSD_STRING:
-        return '"^^<' + datatype + ">"
+        return '"^^' + iri_term(datatype)
     return '"'
 
 

@@ -213,3 +213,59 @@ def test_a_poisoned_dataset_is_refused_not_worked_through():
         canonicalize(_poisoned(9))
     with pytest.raises(CanonicalizationError, match="too alike"):
         canonicalize(_poisoned(40))
+
+
+@pytest.mark.parametrize("character", [*'<>"{}|^`\\', " ", "\t", "\x00", "\x1f"])
+def test_an_iri_n_quads_cannot_write_as_it_is_is_refused(character):
+    # Written raw, "https://e.org/a> <p" would read as two terms: two different documents
+    # could share one canonical form, and so one signature. And pyld's RDF leaves out every
+    # statement about a subject whose id has a space: a proof would not cover its claims.
+    document = make_credential()
+    document["credentialSubject"]["id"] = f"https://learners.example/amina{character}x"
+
+    for _ in range(2):  # the second time through the cached shape
+        with pytest.raises(CanonicalizationError, match="not (a )?valid IRI"):
+            canonicalize(document)
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["predicate", "datatype", "type"],
+)
+def test_iris_from_anywhere_in_the_document_are_checked(where):
+    document = make_credential()
+    subject = document["credentialSubject"]
+    if where == "predicate":
+        subject["https://vocab.example/p>x"] = "value"
+    elif where == "datatype":
+        subject["name"] = {"@value": "Amina", "@type": "https://types.example/t>x"}
+    else:
+        subject["type"] = [*subject["type"], "https://types.example/T>x"]
+
+    with pytest.raises(CanonicalizationError, match="not (a )?valid IRI"):
+        canonicalize(document)
+
+
+def test_a_language_tag_n_quads_cannot_write_is_refused():
+    document = make_credential()
+    document["credentialSubject"]["name"] = {"@value": "Amina", "@language": 'en" x'}
+
+    with pytest.raises(CanonicalizationError, match="not a language tag"):
+        canonicalize(document)
+
+
+@pytest.mark.parametrize(
+    "iri",
+    [
+        "https://learners.example/amina?x=1&y=%20#frag",
+        "https://learners.example/zoë/陈",
+        "urn:uuid:0b5a1c3e-7f38-4a8e-9d0c-2f7e1a9b6c41",
+        "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+    ],
+)
+def test_valid_iris_are_written_as_they_are(iri):
+    document = make_credential()
+    document["credentialSubject"]["id"] = iri
+
+    assert f"<{iri}> " in canonicalize(document)
+    assert canonicalize(document) == reference_canonical(document)
