@@ -165,8 +165,9 @@ def _iris_to_refuse(node: Any) -> tuple[set[str], set[str]]:
     pyld resolves a relative IRI against its placeholder base instead of dropping it as
     other processors do, so a relative type or id would canonicalize differently elsewhere.
     And pyld's RDF silently leaves out every statement about, to or with something that is
-    not an absolute IRI ("https://e.org/a b"): a signature over that RDF would not cover
-    those claims, which anyone could then change.
+    not an absolute IRI ("https://e.org/a b"), and every statement whose property is a blank
+    node (a term an embedded context maps to "_:p"): a signature over that RDF would not
+    cover those claims, which anyone could then change.
     """
     relative: set[str] = set()
     invalid: set[str] = set()
@@ -191,6 +192,8 @@ def _iris_to_refuse(node: Any) -> tuple[set[str], set[str]]:
                 elif key == "@id":
                     check(value)
                 elif key != "@value":
+                    if key.startswith("_:"):
+                        invalid.add(key)  # a blank node as a property: pyld drops it too
                     check(key)
                     walk(value)
 
