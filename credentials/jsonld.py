@@ -54,6 +54,12 @@ BUNDLED_CONTEXTS: Mapping[str, str] = {
 _ISSUER_DEPENDENT_VOCAB = "https://www.w3.org/ns/credentials/issuer-dependent#"
 _PYLD_BASE = jsonld.DEFAULT_BASE_IRI
 
+#: A text's base direction ("@direction": "rtl") becomes part of its RDF literal's datatype
+#: (``https://www.w3.org/ns/i18n#ar_rtl``), so a proof covers it. JSON-LD's default drops the
+#: direction from the RDF, leaving it unsigned; Digital Bazaar's Data Integrity libraries
+#: (jsonld-signatures 11.5 and later, the eddsa-rdfc-2022 cryptosuite) use this form too.
+RDF_DIRECTION = "i18n-datatype"
+
 # pyld merges a node's values in quadratic time; within nodemap.merging() (wherever this
 # module turns a document into RDF) it does so through indexes, bounded.
 nodemap.install()
@@ -302,6 +308,7 @@ def canonicalize_with_pyld(
                 "algorithm": "URDNA2015",
                 "format": "application/n-quads",
                 "documentLoader": document_loader,
+                "rdfDirection": RDF_DIRECTION,
             },
         )
     return _refuse_issuer_dependent_terms(str(nquads))
@@ -316,7 +323,9 @@ def canonicalize_in_full(
     processor = jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
     with _json_ld_errors(), nodemap.merging():
         expanded = _expand_strictly(processor, dropped, document, document_loader)
-        dataset = processor.to_rdf(expanded, {"documentLoader": document_loader})
+        dataset = processor.to_rdf(
+            expanded, {"documentLoader": document_loader, "rdfDirection": RDF_DIRECTION}
+        )
         nquads = rdfc.canonical_nquads(rdfc.dataset_quads(dataset))
     return _refuse_issuer_dependent_terms(nquads)
 
@@ -330,7 +339,9 @@ def _compile(
     try:
         with _json_ld_errors(), nodemap.merging():
             expanded = _expand_strictly(processor, dropped, skeleton, loader)
-            dataset = processor.to_rdf(expanded, {"documentLoader": loader})
+            dataset = processor.to_rdf(
+                expanded, {"documentLoader": loader, "rdfDirection": RDF_DIRECTION}
+            )
     except CredentialError:
         return None  # pyld, run on the document itself, says what is wrong with it
     return rdfc.compile_shape(dataset, slot_count)

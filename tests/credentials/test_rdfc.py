@@ -279,3 +279,22 @@ def test_valid_iris_are_written_as_they_are(iri):
 
     assert f"<{iri}> " in canonicalize(document)
     assert canonicalize(document) == reference_canonical(document)
+
+
+def _named(direction: str) -> dict[str, Any]:
+    document = make_credential()
+    document["credentialSubject"]["name"] = {
+        "@value": "أمينة حداد",
+        "@language": "ar",
+        "@direction": direction,
+    }
+    return document
+
+
+def test_a_texts_direction_is_part_of_what_is_signed():
+    # JSON-LD's default would drop the direction from the RDF, and with it from the proof.
+    rtl = canonicalize(_named("rtl"))
+
+    assert '"أمينة حداد"^^<https://www.w3.org/ns/i18n#ar_rtl>' in rtl
+    assert canonicalize(_named("ltr")) != rtl
+    assert rtl == reference_canonical(_named("rtl"))
