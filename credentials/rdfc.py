@@ -25,7 +25,7 @@ differing (names, ids, hashes, dates). This module does the expensive part once 
    hashes collide (the embedded credentials of a wallet share their achievement's criteria,
    say).
 
-Two things differ from pyld's URDNA2015, both on purpose:
+Three things differ from pyld's URDNA2015, all on purpose:
 
 - **Literal escaping follows RDFC-1.0's canonical N-Quads** (appendix A): backspace, tab,
   line feed, form feed, carriage return, double quote and backslash as ``ECHAR``; every other
@@ -39,6 +39,10 @@ Two things differ from pyld's URDNA2015, both on purpose:
   identical nested nodes can take minutes (two results with nine identical rubric levels
   each: 75 s in pyld). Work beyond :data:`STEPS_PER_BLANK_NODE` steps per blank node raises
   :class:`~credentials.errors.CanonicalizationError` instead.
+- **IRIs and language tags are written only when N-Quads can hold them as they are**
+  (:func:`iri_term`): an IRI holding ``> <`` would read as two terms, so two documents
+  could share one canonical form. (``credentials.jsonld`` refuses such documents earlier,
+  and those whose statements pyld's RDF would silently leave out.)
 
 Everything else is byte for byte what pyld produces; tests/credentials/test_fast_canonical.py
 and tests/credentials/test_rdfc.py check it against pyld with RDFC-1.0's escaping put in.
