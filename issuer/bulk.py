@@ -148,7 +148,6 @@ HEADER_ALIASES: dict[str, frozenset[str]] = {
 }
 _ALIAS_FIELD = {alias: name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
 _NOT_ALPHANUMERIC = re.compile(r"[^0-9a-z]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: Leading characters that make spreadsheet programs treat a cell as a formula (OWASP).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MAGIC = b"PK\x03\x04"
@@ -544,7 +543,7 @@ def _check_text(label: str, raw: str, limit: int, problems: list[str]) -> str:
     value = raw.strip()
     if len(value) > limit:
         problems.append(f"{label} is longer than {limit} characters")
-    if _CONTROL.search(value) or "\n" in value or "\r" in value:
+    if services.CONTROL_CHARACTERS.search(value) or "\n" in value or "\r" in value:
         problems.append(f"{label} contains control characters or line breaks")
     return value
 

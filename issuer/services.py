@@ -732,7 +732,7 @@ MAX_EXTERNAL_ID = 200
 #: Control characters no one can see or type (tab, line feed and carriage return are text).
 #: Credentials never carry them: older URDNA2015 implementations (pyld among them) escape
 #: them differently from RDFC-1.0, so a proof over them would verify in some verifiers only.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def refuse_control_characters(value: str, what: str) -> str:
@@ -741,7 +741,7 @@ def refuse_control_characters(value: str, what: str) -> str:
     Raises:
         InvalidRequestError: naming ``what`` and the character.
     """
-    found = _CONTROL.search(value)
+    found = CONTROL_CHARACTERS.search(value)
     if found is not None:
         raise InvalidRequestError(
             f"the {what} contains an invisible control character (U+{ord(found.group()):04X}); "
