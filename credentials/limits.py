@@ -14,10 +14,16 @@ MAX_JSON_DEPTH = 64
 #: with a large rubric or a few endorsements some thousands.
 MAX_CREDENTIAL_VALUES = 20_000
 
-#: Values a CLR wallet may hold per credential in it (Tessera's hold about 105 each) ...
-WALLET_VALUES_PER_CREDENTIAL = 250
-#: ... plus these for the wallet itself.
-WALLET_VALUES = 2_000
+#: Values a CLR wallet or a presentation may hold per credential in it (Tessera's hold about
+#: 105 each) ...
+VALUES_PER_HELD_CREDENTIAL = 250
+#: ... plus these for the wallet or presentation itself.
+BUNDLE_VALUES = 2_000
+
+
+def most_bundle_values(held: int) -> int:
+    """The most JSON values a wallet or presentation holding ``held`` credentials may have."""
+    return BUNDLE_VALUES + VALUES_PER_HELD_CREDENTIAL * held
 
 
 def nesting_within(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:

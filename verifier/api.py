@@ -25,7 +25,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from credentials import CredentialError, InvalidProofError, KeyMismatchError
 from credentials.dates import parse_datetime
-from credentials.limits import WALLET_VALUES, WALLET_VALUES_PER_CREDENTIAL, values_within
+from credentials.limits import most_bundle_values, values_within
 from credentials.proofs import data_integrity
 from schemas import (
     CheckSchema,
@@ -418,9 +418,7 @@ def _presentation_findings(
         )
     asked = [name for name in ("challenge", "domain") if name in options]
     presented = presentation.get("verifiableCredential", [])
-    most = WALLET_VALUES + WALLET_VALUES_PER_CREDENTIAL * (
-        len(presented) if isinstance(presented, list) else 1
-    )
+    most = most_bundle_values(len(presented) if isinstance(presented, list) else 1)
     if not values_within(presentation, most):
         # Checking the holder's proof costs time in proportion to the presentation's values.
         findings.error(

@@ -19,13 +19,7 @@ from typing import Any
 
 from credentials import CredentialError, MalformedCredentialError, archive
 from credentials.errors import CredentialTooLargeError
-from credentials.limits import (
-    MAX_JSON_DEPTH,
-    WALLET_VALUES,
-    WALLET_VALUES_PER_CREDENTIAL,
-    nesting_within,
-    values_within,
-)
+from credentials.limits import MAX_JSON_DEPTH, most_bundle_values, nesting_within, values_within
 from credentials.wallet import inner_credentials, is_clr
 
 from .messages import N_, Message, Nn_, explain
@@ -153,7 +147,7 @@ def _verify_clr(
         held = inner_credentials(clr)
     except CredentialError as e:
         return WalletResult("clr", _failed(e.code, str(e)), ())
-    most = WALLET_VALUES + WALLET_VALUES_PER_CREDENTIAL * len(held)
+    most = most_bundle_values(len(held))
     if not values_within(clr, most):
         # Checking the wallet's own proof costs time in proportion to its values.
         error = CredentialTooLargeError(
