@@ -246,7 +246,8 @@ def verify() -> tuple[dict[str, Any], HTTPStatus]:
     recipient question.
     """
     if request.mimetype in FILE_MEDIA_TYPES:
-        email = _VERIFY_EMAIL.load({"email": request.args.get("email") or None})["email"]
+        asked = {"email": request.args["email"]} if "email" in request.args else {}
+        email = _VERIFY_EMAIL.load(asked)["email"]
         found = verify_any(request.get_data())
     else:
         data = _VERIFY_REQUEST.load(read_json_body())

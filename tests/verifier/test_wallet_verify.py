@@ -636,8 +636,11 @@ def test_garbage_sent_as_a_zip_gets_a_readable_reason(client, body, reason):
     assert reason in failure["message"]
 
 
-def test_a_bad_email_query_with_a_file_body_is_a_422(client, exported_zip):
-    response = _post_file(client, exported_zip, "application/zip", "not-an-email")
+@pytest.mark.parametrize("email", ["not-an-email", ""])
+def test_a_bad_email_query_with_a_file_body_is_a_422(client, exported_zip, email):
+    # An empty ?email= is not "no question asked": answering without the recipient check
+    # would let a client that lost its address believe it had been checked.
+    response = _post_file(client, exported_zip, "application/zip", email)
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert response.mimetype == "application/problem+json"
     assert "email" in response.get_json()["errors"]
