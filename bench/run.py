@@ -1,13 +1,15 @@
 """Every benchmark in one run: one table, each figure beside a limit measured in the same run.
 
 Run: .venv/bin/python bench/run.py [--quick] [--workers N] [--duration S] [--postgres URL]
+                                  [--production] [--connections N]
 
 A figure on its own means little on a shared machine; a figure beside a ceiling measured
 seconds earlier on the same machine, with the same number of processes, does. So every row
 of the table names its limit, the ratio of the two, and the target where issue 8 sets one:
 
 - POST /api/v1/verify (a VC-JWT; a Data Integrity credential) and GET /v/<id> under real
-  gunicorn (one worker per core) loaded by ``wrk`` on loopback, beside a no-op route of the
+  gunicorn (one worker per core; sync workers, or ``--production`` for the shipped
+  issuer/gunicorn_conf.py) loaded by ``wrk`` on loopback, beside a no-op route of the
   same app (bench/wsgi.py) and beside the raw signature-verify rate of the same key type in
   the same number of processes.
 - Bulk issuing through the job queue: a confirmed job, ``tessera worker`` processes (one per
@@ -319,13 +321,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], workers: int, log: Path) -> Iterator[str]:
+def gunicorn(
+    env: dict[str, str], workers: int, log: Path, *, production: bool = False
+) -> Iterator[str]:
+    """gunicorn serving bench/wsgi.py: sync workers, or with ``production`` the shipped
+    configuration (issuer/gunicorn_conf.py: gthread, keep-alive, a socket per worker)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    settings = ["-c", "python:issuer.gunicorn_conf"] if production else []
     with log.open("w") as output:
         server = subprocess.Popen(  # noqa: S603 - our own command line
             [
                 str(VENV_BIN / "gunicorn"),
+                *settings,
                 "--workers",
                 str(workers),
                 "--bind",
@@ -442,7 +450,7 @@ def web_benchmarks(
         bodies[form] = path
     rows: list[Row] = []
     workers = options.workers
-    connections = max(4, 4 * workers)
+    connections = options.connections or max(4, 4 * workers)
     pipeline = {
         form: pipeline_rate(inst, value) * workers
         for form, value in (("jwt", record.jwt), ("document", record.document))
@@ -451,8 +459,10 @@ def web_benchmarks(
         f"verification pipeline in-process (no HTTP, no tally), x{workers}: "
         f"VC-JWT {pipeline['jwt']:,.0f}/s, Data Integrity {pipeline['document']:,.0f}/s"
     )
-    with gunicorn(inst.env, workers, folder / "gunicorn.log") as base:
-        say(f"gunicorn: {workers} workers at {base}; wrk: {connections} connections")
+    server = "production configuration" if options.production else "sync workers"
+    log = folder / "gunicorn.log"
+    with gunicorn(inst.env, workers, log, production=options.production) as base:
+        say(f"gunicorn ({server}): {workers} workers at {base}; wrk: {connections} connections")
         for url in (f"{base}/bench/noop", f"{base}/api/v1/verify"):
             # Warm every worker (imports, context caches, first database connections).
             body = bodies["jwt"] if url.endswith("verify") else None
@@ -875,6 +885,15 @@ def main() -> None:
         "the run creates a database of its own there and drops it after (default: SQLite)",
     )
     parser.add_argument("--only", choices=("web", "bulk", "wallet"), action="append")
+    parser.add_argument(
+        "--production",
+        action="store_true",
+        help="serve with issuer/gunicorn_conf.py (gthread, keep-alive, a socket per worker) "
+        "instead of sync workers",
+    )
+    parser.add_argument(
+        "--connections", type=int, help="wrk connections (default 4 per worker process)"
+    )
     options = parser.parse_args()
     # SIGTERM unwinds like Ctrl+C, so the servers and workers started here are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -909,6 +928,7 @@ def main() -> None:
         rows,
         f"Tessera benchmarks — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
         f"{workers} processes, {'PostgreSQL' if options.postgres else 'SQLite'}, "
+        f"{'production gunicorn settings' if options.production else 'sync workers'}, "
         f"load average {load_before:.1f} at the start "
         f"({command.strip()})",
     )

@@ -14,6 +14,16 @@ gunicorn command-line option still wins over this file. The reasons, in short:
 - **4 threads per worker** (``gthread``, ``TESSERA_THREADS``): while one request waits for the
   database or a remote issuer's DID document (bounded by the guarded client's timeouts),
   another can use the core.
+- **Each worker listens on its own socket** (``SO_REUSEPORT``, ``TESSERA_REUSE_PORT``; on
+  when every address in ``TESSERA_BIND`` is TCP). With one shared socket a gthread worker
+  accepts every connection it can, busy or not, and a kept-alive connection stays with the
+  worker that accepted it: measured with 64 keep-alive clients on 2 workers, one worker
+  served all of them while the other sat idle, at a quarter of the sync workers' rate
+  (docs/performance.md). With a socket each, the kernel spreads connections over the
+  workers. The cost: a second server started by the same user account on the same address
+  joins in instead of failing with "address in use", and connections still waiting in a
+  dying worker's queue are reset. Unix sockets cannot be shared so; systemd socket
+  activation hands over one socket, so set ``TESSERA_REUSE_PORT=false`` with it.
 - **timeout 60 s** (``TESSERA_TIMEOUT``): the slowest requests (a 1,000-credential wallet
   export, a 16 MB wallet upload) take seconds; bulk issuing runs in the background, never in a
   request. A worker silent for a minute is stuck, and is replaced.
@@ -75,6 +85,13 @@ bind = [
     part.strip() for part in _setting("TESSERA_BIND", "127.0.0.1:8000").split(",") if part.strip()
 ]
 workers = _number("TESSERA_WORKERS", _number("WEB_CONCURRENCY", cpu_cores(), minimum=1), minimum=1)
+_tcp = not any(address.startswith(("unix:", "fd://")) for address in bind)
+reuse_port = _switch("TESSERA_REUSE_PORT", _tcp)
+if reuse_port and not _tcp:
+    raise ValueError(
+        "TESSERA_REUSE_PORT works only when every TESSERA_BIND address is TCP (host:port); "
+        "set it to false, or bind to a TCP address"
+    )
 worker_class = "gthread"
 threads = _number("TESSERA_THREADS", 4, minimum=1)
 timeout = _number("TESSERA_TIMEOUT", 60, minimum=1)
@@ -132,7 +149,13 @@ logger_class = RedactingLogger
 
 
 def on_starting(server: Any) -> None:
-    """Refuse to serve a database that needs migrating (only with a preloaded app)."""
+    """Refuse an address a socket per worker cannot serve (a ``--bind`` given on the command
+    line), and a database that needs migrating (only with a preloaded app)."""
+    if server.cfg.reuse_port and not all(isinstance(a, tuple) for a in server.cfg.address):
+        raise RuntimeError(
+            "TESSERA_REUSE_PORT works only with TCP addresses (host:port); "
+            "set TESSERA_REUSE_PORT=false to bind a unix socket or a file descriptor"
+        )
     if not server.cfg.preload_app:
         return  # loading the app here would preload it; each worker checks instead
     _refuse_pending_migrations(server.app.wsgi())
