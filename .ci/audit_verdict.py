@@ -61,8 +61,9 @@ def from_project_page(index: str, finding: Finding) -> Finding:
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as answer:  # noqa: S310
             page = json.load(answer)
-        latest = page["info"]["version"]
-        advisories = page["vulnerabilities"]
+        latest, advisories = str(page["info"]["version"]), page["vulnerabilities"]
+        if not isinstance(advisories, list):
+            raise TypeError("vulnerabilities is not a list")
     except urllib.error.HTTPError as e:
         finding.why_not = f"{finding.why_not}; {url} answered HTTP {e.code}"
         return finding
