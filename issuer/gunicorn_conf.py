@@ -22,8 +22,9 @@ gunicorn command-line option still wins over this file. The reasons, in short:
   (docs/performance.md). With a socket each, the kernel spreads connections over the
   workers. The cost: a second server started by the same user account on the same address
   joins in instead of failing with "address in use", and connections still waiting in a
-  dying worker's queue are reset. Unix sockets cannot be shared so; systemd socket
-  activation hands over one socket, so set ``TESSERA_REUSE_PORT=false`` with it.
+  dying worker's queue are reset. Unix sockets cannot be shared so (a unix ``--bind`` on
+  the command line keeps one shared socket); systemd socket activation hands over one
+  socket, so set ``TESSERA_REUSE_PORT=false`` with it.
 - **timeout 60 s** (``TESSERA_TIMEOUT``): the slowest requests (a 1,000-credential wallet
   export, a 16 MB wallet upload) take seconds; bulk issuing runs in the background, never in a
   request. A worker silent for a minute is stuck, and is replaced.
@@ -149,13 +150,16 @@ logger_class = RedactingLogger
 
 
 def on_starting(server: Any) -> None:
-    """Refuse an address a socket per worker cannot serve (a ``--bind`` given on the command
-    line), and a database that needs migrating (only with a preloaded app)."""
+    """Keep one shared socket for a unix or fd ``--bind`` given on the command line (which
+    wins over ``TESSERA_BIND``), and refuse a database that needs migrating (only with a
+    preloaded app)."""
     if server.cfg.reuse_port and not all(isinstance(a, tuple) for a in server.cfg.address):
-        raise RuntimeError(
-            "TESSERA_REUSE_PORT works only with TCP addresses (host:port); "
-            "set TESSERA_REUSE_PORT=false to bind a unix socket or a file descriptor"
-        )
+        if _setting("TESSERA_REUSE_PORT", ""):
+            raise RuntimeError(
+                "TESSERA_REUSE_PORT works only with TCP addresses (host:port); "
+                "set TESSERA_REUSE_PORT=false to bind a unix socket or a file descriptor"
+            )
+        server.cfg.set("reuse_port", False)
     if not server.cfg.preload_app:
         return  # loading the app here would preload it; each worker checks instead
     _refuse_pending_migrations(server.app.wsgi())

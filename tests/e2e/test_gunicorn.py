@@ -57,7 +57,12 @@ def set_up_instance(env: dict[str, str]) -> tuple[IssuedCredential, str]:
 
 
 def start_gunicorn(
-    cwd: Path, env: dict[str, str], port: int, *, bind: str | None = None
+    cwd: Path,
+    env: dict[str, str],
+    port: int,
+    *,
+    bind: str | None = None,
+    args: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
     with (cwd / "gunicorn.log").open("wb") as log:
         return subprocess.Popen(
@@ -65,6 +70,7 @@ def start_gunicorn(
                 str(BIN / "gunicorn"),
                 "-c",
                 "python:issuer.gunicorn_conf",
+                *args,
                 "issuer.app:create_app()",
             ],
             cwd=cwd,
@@ -262,3 +268,29 @@ def test_a_unix_socket_cannot_be_shared_between_workers(operator):
         "TESSERA_REUSE_PORT works only when every TESSERA_BIND address is TCP"
         in (cwd / "gunicorn.log").read_text()
     )
+
+
+def test_a_unix_socket_on_the_command_line_is_served_by_one_shared_socket(operator):
+    cwd, env, port, _ = operator
+    set_up_instance(env)
+    path = cwd / "tessera.sock"
+    server = start_gunicorn(cwd, env, port, args=("--bind", f"unix:{path}"))
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            connection = HTTPConnection("localhost", timeout=10)
+            connection.sock = socket.socket(socket.AF_UNIX)
+            try:
+                connection.sock.connect(str(path))
+                connection.request("GET", "/healthz")
+                assert connection.getresponse().status == HTTPStatus.OK
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail((cwd / "gunicorn.log").read_text())
+                time.sleep(0.2)
+            finally:
+                connection.close()
+    finally:
+        code = stop(server)
+    assert code == 0, (cwd / "gunicorn.log").read_text()
