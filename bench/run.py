@@ -486,6 +486,12 @@ def web_benchmarks(
                 f"wrk used {result.generator_cpu:.0%} of a core"
             )
         status_rows = status_list_benchmarks(inst, base)
+        pauses = full_collections(inst.folder)  # before stopping: exiting collects again
+    if pauses:
+        say(
+            f"the workers ran {len(pauses)} full garbage collections, the longest "
+            f"{max(pauses):.1f} ms (every request of that worker waited)"
+        )
     noop = measured["noop"]
     for name, result in measured.items():
         if result.non2xx or result.errors:
@@ -599,7 +605,25 @@ def web_benchmarks(
             noop.rate,
         ),
     ]
+    if pauses:
+        rows.append(
+            Row(
+                "full garbage collection in a worker: longest",
+                max(pauses),
+                "ms",
+                "VC-JWT verify p99",
+                measured["verify-jwt"].p99_ms,
+                higher_is_better=False,
+            )
+        )
     return rows + status_rows
+
+
+def full_collections(instance: Path) -> list[float]:
+    """The lengths (ms) of the served app's full garbage collections (bench/wsgi.py logs them)."""
+    return [
+        float(line) for log in sorted(instance.glob("gc-*.log")) for line in log.read_text().split()
+    ]
 
 
 def pipeline_rate(inst: Instance, credential: str) -> float:
