@@ -188,10 +188,17 @@ def _raw_loop(operation: str, seconds: float) -> int:
     return count
 
 
+def _default_sigterm() -> None:
+    # The pool's children inherit main()'s SIGTERM handler (sys.exit), which runs only when
+    # a child gets back to Python code: one blocked on the pool's task queue then ignored the
+    # SIGTERM that ends the pool, and the run hung waiting for it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def raw_rate(operation: str, processes: int, seconds: float) -> float:
     """Operations per second of ``processes`` processes doing nothing else."""
     context = multiprocessing.get_context("fork")
-    with context.Pool(processes) as pool:
+    with context.Pool(processes, initializer=_default_sigterm) as pool:
         counts = pool.starmap(_raw_loop, [(operation, seconds)] * processes)
     return sum(counts) / seconds
 
