@@ -1144,7 +1144,7 @@ def serve_command(
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("threads", 4)
+            self.cfg.set("threads", 2)  # as issuer/gunicorn_conf.py, which says why
             self.cfg.set("accesslog", "-")
             # As with the production config: no tokens or query strings in the access log,
             # and no control socket shared by every server under one account.

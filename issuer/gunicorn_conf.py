@@ -11,9 +11,13 @@ gunicorn command-line option still wins over this file. The reasons, in short:
   process use one core. More processes than cores only time-slice the same cores, each
   holding its own database pool and memory. The cores counted are those this process may run
   on (``os.sched_getaffinity``), so a CPU-limited container is not over-subscribed.
-- **4 threads per worker** (``gthread``, ``TESSERA_THREADS``): while one request waits for the
-  database or a remote issuer's DID document (bounded by the guarded client's timeouts),
-  another can use the core.
+- **2 threads per worker** (``gthread``, ``TESSERA_THREADS``): while one request waits for a
+  remote issuer's DID document (bounded by the guarded client's timeouts) or the database,
+  the other can use the core. Not more: the threads of a process share one GIL, and a thread
+  back from a database read waits for it behind the others' computing. Measured under full
+  load on 2 cores, 4 threads doubled the verify page's p99 (148-161 ms against 75-79 ms) and
+  the VC-JWT API's (21-27 ms against 13 ms) for no more requests per second
+  (docs/performance.md).
 - **Each worker listens on its own socket** (``SO_REUSEPORT``, ``TESSERA_REUSE_PORT``; on
   when every address in ``TESSERA_BIND`` is TCP). With one shared socket a gthread worker
   accepts every connection it can, busy or not, and a kept-alive connection stays with the
@@ -101,7 +105,7 @@ if reuse_port and not _tcp:
         "set it to false, or bind to a TCP address"
     )
 worker_class = "gthread"
-threads = _number("TESSERA_THREADS", 4, minimum=1)
+threads = _number("TESSERA_THREADS", 2, minimum=1)
 timeout = _number("TESSERA_TIMEOUT", 60, minimum=1)
 graceful_timeout = _number("TESSERA_GRACEFUL_TIMEOUT", 30)
 keepalive = _number("TESSERA_KEEPALIVE", 5)
