@@ -13,6 +13,7 @@ every request of its worker; issuer/gunicorn_conf.py freezes the loaded app to k
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import time
@@ -31,7 +32,8 @@ def _time_full_collections(phase: str, info: dict[str, Any]) -> None:
     elif info["generation"] == 2 and _collection_started:
         pause_ms = (time.perf_counter() - _collection_started[0]) * 1000
         log = Path(app.config["INSTANCE"]) / f"gc-{os.getpid()}.log"
-        with log.open("a") as out:
+        # Best effort: the last collections of an exiting process may find the folder gone.
+        with contextlib.suppress(OSError), log.open("a") as out:
             out.write(f"{pause_ms:.2f}\n")
 
 
