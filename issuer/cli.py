@@ -1190,7 +1190,7 @@ def _worker_hooks(app: Flask) -> dict[str, Callable[..., None]]:
             consumers.append(consumer)
             consumer.start()
         # The app the worker inherited stays out of full garbage collections: walking it
-        # stalls every request for ~45 ms (issuer/gunicorn_conf.py says more).
+        # stalls every request for 45-110 ms (issuer/gunicorn_conf.py says more).
         gc.freeze()
 
     def worker_exit(_server: Any, _worker: Any) -> None:

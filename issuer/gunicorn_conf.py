@@ -43,8 +43,8 @@ gunicorn command-line option still wins over this file. The reasons, in short:
   preloading, code changes need a restart (``SIGHUP`` reloads settings, not code).
 - **The loaded app is kept out of garbage collection** (``gc.freeze()`` in each worker before
   its first request). The app holds about 180,000 objects the collector would otherwise walk
-  in every full collection: a pause of about 45 ms that stalled every request of the worker,
-  and put the no-op route's p99 at 40-60 ms under load (4 ms frozen; docs/performance.md).
+  in every full collection: pauses of 45-110 ms that stalled every request of the worker,
+  and put the no-op route's p99 at 41-68 ms under load (4-10 ms frozen; docs/performance.md).
   What a request creates is still collected as usual; only what exists at start-up is left
   alone, and it lives as long as the worker anyway.
 - **forwarded_allow_ips 127.0.0.1,::1** (``TESSERA_FORWARDED_ALLOW_IPS``): only a reverse proxy
